@@ -12,6 +12,7 @@ probe() {
                 ns_exec a ping -c1 -W2 10.250.0.2 >/dev/null || exit 3
                 echo "$NS_PREFIX" >"$1"
                 bg_start a sleeper sleep 60
+                echo "$BG_PID" >"$1.pid"
                 [ "$2" = fail ] && exit 5
                 exit 0
         )
@@ -26,5 +27,8 @@ for f in ok-prefix fail-prefix; do
         fi
         [ ! -e "/etc/netns/$prefix-a" ] || fail "/etc/netns/$prefix-a left behind"
 done
-pgrep -f '^sleep 60$' >/dev/null && fail "a background process survived"
+for f in ok-prefix fail-prefix; do
+        pid=$(cat "$TEST_TMP/$f.pid")
+        kill -0 "$pid" 2>/dev/null && fail "background process $pid of the $f run survived"
+done
 echo "ok: namespaces, links and processes removed after success and failure"
