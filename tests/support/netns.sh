@@ -32,6 +32,10 @@ _cleanup() {
         for pid in "${_bg_pids[@]}"; do
                 kill "$pid" 2>/dev/null || true
         done
+        # Reap them, so nothing outlives the script even briefly.
+        for pid in "${_bg_pids[@]}"; do
+                wait "$pid" 2>/dev/null || true
+        done
         for ns in "${_ns_list[@]}"; do
                 # Anything still running inside the namespace goes with it.
                 for pid in $(ip netns pids "$ns" 2>/dev/null); do

@@ -29,6 +29,7 @@ for f in ok-prefix fail-prefix; do
 done
 for f in ok-prefix fail-prefix; do
         pid=$(cat "$TEST_TMP/$f.pid")
-        kill -0 "$pid" 2>/dev/null && fail "background process $pid of the $f run survived"
+        # A zombie awaiting its reaper counts as gone.
+        [ -d "/proc/$pid" ] && ! grep -q '^[0-9]* ([^)]*) Z' "/proc/$pid/stat" && fail "background process $pid of the $f run survived"
 done
 echo "ok: namespaces, links and processes removed after success and failure"
