@@ -224,8 +224,11 @@ static char *clean_value(KilnLogger *lg, const char *s)
         }
         out = g_string_new(valid);
         if (out->len > KILN_LOG_MAX_VALUE) {
-                const char *end = g_utf8_find_prev_char(out->str, out->str + KILN_LOG_MAX_VALUE);
-                g_string_truncate(out, end ? (gsize)(end - out->str) : 0);
+                gsize end = KILN_LOG_MAX_VALUE;
+                /* Cut before a character, never inside one. */
+                while (end > 0 && ((unsigned char)out->str[end] & 0xc0) == 0x80)
+                        end--;
+                g_string_truncate(out, end);
                 g_string_append(out, "…");
         }
         return g_string_free(out, FALSE);
