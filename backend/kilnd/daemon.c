@@ -115,6 +115,16 @@ static void reject(KilnDaemon *self, GDBusMethodInvocation *invocation, GError *
         g_dbus_method_invocation_return_gerror(invocation, error);
 }
 
+/* Every call is logged at debug level before its handler runs (and before any rejection). */
+static gboolean log_call(GDBusInterfaceSkeleton *skeleton, GDBusMethodInvocation *invocation,
+                         KilnDaemon *self)
+{
+        kiln_log(self->logger, KILN_LOG_DEBUG, T_DBUS, "method call",
+                 KILN_LOG_STR("method", g_dbus_method_invocation_get_method_name(invocation)),
+                 KILN_LOG_STR("caller", caller(invocation)));
+        return TRUE;
+}
+
 static gboolean handle_sign_in(KilnDBusTunnel1 *skeleton, GDBusMethodInvocation *invocation,
                                const char *token, GVariant *options, KilnDaemon *self)
 {
@@ -338,7 +348,12 @@ static void kiln_daemon_dispose(GObject *object)
                 g_signal_handlers_disconnect_by_data(self->session, self);
         if (self->skeleton) {
                 g_signal_handlers_disconnect_by_data(self->skeleton, self);
-                g_dbus_interface_skeleton_unexport(G_DBUS_INTERFACE_SKELETON(self->skeleton));
+                GDBusInterfaceSkeleton *skeleton = G_DBUS_INTERFACE_SKELETON(self->skeleton);
+                GList *connections = g_dbus_interface_skeleton_get_connections(skeleton);
+
+                if (connections)
+                        g_dbus_interface_skeleton_unexport(skeleton);
+                g_list_free_full(connections, g_object_unref);
         }
         g_clear_object(&self->skeleton);
         g_clear_object(&self->session);
@@ -383,6 +398,7 @@ KilnDaemon *kiln_daemon_new(KilnLogger *logger, KilnSession *session, const char
         kiln_dbus_tunnel1_set_device_id(self->skeleton, device_id ? device_id : "");
         kiln_dbus_tunnel1_set_version(self->skeleton, KILN_VERSION);
 
+        g_signal_connect(self->skeleton, "g-authorize-method", G_CALLBACK(log_call), self);
         g_signal_connect(self->skeleton, "handle-sign-in", G_CALLBACK(handle_sign_in), self);
         g_signal_connect(self->skeleton, "handle-sign-out", G_CALLBACK(handle_sign_out), self);
         g_signal_connect(self->skeleton, "handle-set-internet-resource-enabled",
