@@ -239,6 +239,7 @@ static void stop_serving(Kilnd *k)
                 g_dbus_server_stop(k->server);
                 g_clear_object(&k->server);
                 (void)unlink(k->socket_path);
+                g_clear_pointer(&k->socket_path, g_free);
         }
 }
 

@@ -338,8 +338,9 @@ static void on_signal(GDBusConnection *conn, const char *sender, const char *pat
                       const char *name, GVariant *params, gpointer user_data)
 {
         GPtrArray *seen = user_data;
+        g_autofree char *printed = g_variant_print(params, FALSE);
 
-        g_ptr_array_add(seen, g_strdup_printf("%s %s", name, g_variant_print(params, FALSE)));
+        g_ptr_array_add(seen, g_strdup_printf("%s %s", name, printed));
 }
 
 static void test_session_signals(Fixture *f, gconstpointer data)
