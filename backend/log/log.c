@@ -18,6 +18,7 @@
 #define DEFAULT_MAX_FILE_SIZE (4u * 1024 * 1024)
 #define EXPORT_STALL_MS       15000
 #define REDACTED              "<redacted>"
+#define REOPEN_CHECK_EVERY    16
 
 struct KilnLogger {
         GMutex lock;
@@ -33,6 +34,7 @@ struct KilnLogger {
         unsigned max_files;
         int fd;
         uint64_t size;
+        unsigned writes_since_check;
         GPtrArray *secrets;
 };
 
@@ -91,6 +93,25 @@ static int open_current(KilnLogger *lg)
         lg->fd = fd;
         lg->size = (uint64_t)st.st_size;
         return 0;
+}
+
+/* Someone deleted the file (or the directory, or an earlier open failed): start a new one
+ * instead of writing into an unlinked inode until the next restart.  Checked every few lines
+ * to keep a syscall off most writes. */
+static void ensure_file_locked(KilnLogger *lg)
+{
+        struct stat st;
+
+        if (lg->fd >= 0 && ++lg->writes_since_check < REOPEN_CHECK_EVERY)
+                return;
+        lg->writes_since_check = 0;
+        if (lg->fd >= 0 && fstat(lg->fd, &st) == 0 && st.st_nlink > 0)
+                return;
+        if (lg->fd >= 0)
+                close(lg->fd);
+        lg->fd = -1;
+        (void)g_mkdir_with_parents(lg->dir, 0750);
+        (void)open_current(lg);
 }
 
 static void rotate_locked(KilnLogger *lg)
@@ -300,7 +321,7 @@ void kiln_logger_write(KilnLogger *lg, KilnLogLevel level, const char *target, c
         g_autofree char *msg = NULL;
         char stamp[32];
 
-        if (!kiln_logger_enabled(lg, level))
+        if ((unsigned)level > KILN_LOG_TRACE || !kiln_logger_enabled(lg, level))
                 return;
 
         format_time(stamp);
@@ -355,8 +376,9 @@ void kiln_logger_write(KilnLogger *lg, KilnLogLevel level, const char *target, c
         g_string_append(line, "}}\n");
         g_string_append_c(human, '\n');
 
-        if (lg->fd >= 0) {
-                if (lg->size > 0 && lg->size + line->len > lg->max_file_size)
+        if (lg->path) {
+                ensure_file_locked(lg);
+                if (lg->fd >= 0 && lg->size > 0 && lg->size + line->len > lg->max_file_size)
                         rotate_locked(lg);
                 if (lg->fd >= 0) {
                         write_all(lg->fd, line->str, line->len);

@@ -410,6 +410,62 @@ static void test_threads(Fixture *f, gconstpointer data)
         }
 }
 
+static void test_reopen_after_delete(Fixture *f, gconstpointer data)
+{
+        g_autofree char *p = g_build_filename(f->dir, "test.log", NULL);
+        g_autofree char *contents = NULL;
+
+        kiln_log(f->lg, KILN_LOG_INFO, "t", "before delete");
+        g_assert_cmpint(g_unlink(p), ==, 0);
+        for (int i = 0; i < 40; i++)
+                kiln_log(f->lg, KILN_LOG_INFO, "t", "after delete", KILN_LOG_INT("seq", i));
+        contents = read_file(f, "test.log");
+        g_assert_nonnull(contents);
+        g_assert_null(strstr(contents, "before delete"));
+        g_assert_nonnull(strstr(contents, "\"seq\":39}"));
+}
+
+/* What a stderr-only logger writes to FD 2 (pointed at a file meanwhile). */
+static char *capture_stderr(Fixture *f, gboolean journal)
+{
+        KilnLogConfig config = { .name = "stderr-only", .to_stderr = true, .level = KILN_LOG_INFO };
+        char path[] = "/tmp/kiln-log-stderr-XXXXXX";
+        int fd = g_mkstemp(path);
+        int saved = dup(STDERR_FILENO);
+        KilnLogger *lg = NULL;
+        char *out = NULL;
+
+        if (journal)
+                g_setenv("JOURNAL_STREAM", "8:1234", TRUE);
+        else
+                g_unsetenv("JOURNAL_STREAM");
+        g_assert_cmpint(kiln_logger_open(&config, &lg), ==, 0);
+        g_unsetenv("JOURNAL_STREAM");
+        g_assert_null(kiln_logger_get_path(lg));
+        g_assert_cmpint(dup2(fd, STDERR_FILENO), ==, STDERR_FILENO);
+        kiln_log(lg, KILN_LOG_WARN, "kilnd::x", "disk is full", KILN_LOG_STR("path", "/var"),
+                 KILN_LOG_SECRET("token"));
+        g_assert_cmpint(dup2(saved, STDERR_FILENO), ==, STDERR_FILENO);
+        close(saved);
+        close(fd);
+        kiln_logger_free(lg);
+        g_assert_true(g_file_get_contents(path, &out, NULL, NULL));
+        g_unlink(path);
+        return out;
+}
+
+static void test_stderr(Fixture *f, gconstpointer data)
+{
+        g_autofree char *journal = capture_stderr(f, TRUE);
+        g_autofree char *terminal = capture_stderr(f, FALSE);
+
+        /* journald reads the <N> syslog priority: 4 = warning. */
+        g_assert_cmpstr(journal, ==, "<4>kilnd::x: disk is full path=/var token=<redacted>\n");
+        g_assert_true(
+            g_str_has_suffix(terminal, "Z  warn kilnd::x: disk is full path=/var token=<redacted>\n"));
+        g_assert_true(g_str_has_prefix(terminal, "20"));
+}
+
 int main(int argc, char **argv)
 {
         g_test_init(&argc, &argv, NULL);
@@ -424,5 +480,7 @@ int main(int argc, char **argv)
         ADD("clear", test_clear);
         ADD("file-mode", test_file_mode);
         ADD("threads", test_threads);
+        ADD("reopen-after-delete", test_reopen_after_delete);
+        ADD("stderr", test_stderr);
         return g_test_run();
 }
