@@ -8,7 +8,7 @@
 #include <gio/gunixfdlist.h>
 
 #include "backend/kilnd/device-id-file.h"
-#include "backend/kilnd/errors.h"
+#include "ipc/kiln-tunnel-errors.h"
 #include "backend/kilnd/validate.h"
 
 #define T_DBUS    "kilnd::dbus"

@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-#include "backend/kilnd/errors.h"
+#include "ipc/kiln-tunnel-errors.h"
 
 gboolean kiln_validate_token(const char *token, GError **error)
 {

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend/kilnd/errors.h"
+#include "ipc/kiln-tunnel-errors.h"
 #include "backend/kilnd/validate.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

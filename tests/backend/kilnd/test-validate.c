@@ -4,7 +4,7 @@
 
 #include <glib.h>
 
-#include "backend/kilnd/errors.h"
+#include "ipc/kiln-tunnel-errors.h"
 #include "backend/kilnd/validate.h"
 
 static void assert_token(const char *token, gboolean ok, const char *fragment)

@@ -1,5 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* The D-Bus errors of dev.kiln.Tunnel1 (names dev.kiln.Tunnel1.Error.*, see ipc/README.md). */
+/*
+ * The D-Bus errors of dev.kiln.Tunnel1 (names dev.kiln.Tunnel1.Error.*, see ipc/README.md).
+ * Shared by kilnd and its clients: once KILN_TUNNEL_ERROR has been used (e.g. evaluated once at
+ * start-up), a client's GError from a failed call has this domain and code, so
+ * g_error_matches(error, KILN_TUNNEL_ERROR, KILN_TUNNEL_ERROR_INVALID_TOKEN) works.
+ */
 #pragma once
 
 #include <gio/gio.h>

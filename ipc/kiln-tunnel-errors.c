@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "backend/kilnd/errors.h"
+#include "ipc/kiln-tunnel-errors.h"
 
 static const GDBusErrorEntry entries[] = {
         { KILN_TUNNEL_ERROR_INVALID_TOKEN, "dev.kiln.Tunnel1.Error.InvalidToken" },
