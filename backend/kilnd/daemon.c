@@ -8,8 +8,8 @@
 #include <gio/gunixfdlist.h>
 
 #include "backend/kilnd/device-id-file.h"
-#include "ipc/kiln-tunnel-errors.h"
 #include "backend/kilnd/validate.h"
+#include "ipc/kiln-tunnel-errors.h"
 
 #define T_DBUS    "kilnd::dbus"
 #define T_SESSION "kilnd::session"
@@ -21,9 +21,9 @@ struct _KilnDaemon {
         KilnDBusTunnel1 *skeleton;
         gboolean shutting_down;
 
-        /* The session owner: its connection, and its unique name on a bus (NULL peer-to-peer). */
+        /* The session owner: its connection, and a watch on its unique name on a bus (none
+         * peer-to-peer, where the connection closing is the signal). */
         GDBusConnection *owner_connection;
-        char *owner_name;
         guint owner_watch;
         gulong owner_closed_id;
 };
@@ -45,7 +45,6 @@ static void forget_owner(KilnDaemon *self)
                 g_signal_handler_disconnect(self->owner_connection, self->owner_closed_id);
         self->owner_closed_id = 0;
         g_clear_object(&self->owner_connection);
-        g_clear_pointer(&self->owner_name, g_free);
 }
 
 /* Everything a session leaves behind in kilnd once it is over. */
@@ -93,7 +92,6 @@ static void take_owner(KilnDaemon *self, GDBusMethodInvocation *invocation)
         self->owner_connection = g_object_ref(connection);
         self->owner_closed_id = g_signal_connect(connection, "closed", G_CALLBACK(owner_closed), self);
         if (sender) {
-                self->owner_name = g_strdup(sender);
                 /* Watching a unique name that is already gone calls owner_vanished at once. */
                 self->owner_watch = g_bus_watch_name_on_connection(
                     connection, sender, G_BUS_NAME_WATCHER_FLAGS_NONE, NULL, owner_vanished, self, NULL);
