@@ -38,7 +38,7 @@ gboolean tp_frame_parse(const char *text, gsize len, TpFrame *ret_frame, GError 
                 return reject(error, "frame is not UTF-8");
         if (!json_parser_load_from_data(parser, text, (gssize)len, NULL))
                 return reject(error, "frame is not JSON");
-        if (!JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser)))
+        if (!json_parser_get_root(parser) || !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser)))
                 return reject(error, "frame is not a JSON object");
         o = json_node_get_object(json_parser_get_root(parser));
         topic = json_object_get_member(o, "topic");

@@ -257,7 +257,7 @@ static void handle_client_redirect(SoupServerMessage *msg, const TpConfig *confi
         JsonNode *exp;
         const char *actor_name, *fragment, *idp, *state, *cookie_slug;
 
-        if (!json || !json_parser_load_from_data(parser, json, -1, NULL) ||
+        if (!json || !json_parser_load_from_data(parser, json, -1, NULL) || !json_parser_get_root(parser) ||
             !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser))) {
                 respond_message(msg, SOUP_STATUS_BAD_REQUEST, "Sign-in expired",
                                 "This sign-in link is no longer valid. Start again from the app.");
