@@ -816,34 +816,24 @@ static TpRole path_role(const char *path)
         return g_str_has_prefix(path, "/client/") ? TP_ROLE_CLIENT : TP_ROLE_GATEWAY;
 }
 
-static gboolean check_upgrade(TpPortal *p, SoupServerMessage *msg, const char *path, TpConnectInfo *ret_info)
+static gboolean check_upgrade(TpPortal *p, SoupServerMessage *msg, const char *path, TpConnectInfo *ret_info,
+                              TpProblem *ret_problem)
 {
         SoupMessageHeaders *h = soup_server_message_get_request_headers(msg);
         g_autoptr(GHashTable) query = request_query(msg);
-        g_auto(TpProblem) problem = { 0 };
-        g_autofree char *body = NULL;
 
-        if (tp_handshake_check(
+        if (!tp_handshake_check(
                 p->config, path_role(path), query, soup_message_headers_get_one(h, "X-Authorization"),
-                soup_message_headers_get_one(h, "User-Agent"), now_secs(), ret_info, &problem)) {
-                TpSession *old;
-
-                if (ret_info->role != TP_ROLE_GATEWAY)
-                        return TRUE;
-                old = g_hash_table_lookup(p->gateways, ret_info->gateway->id);
-                if (!old)
-                        return TRUE;
+                soup_message_headers_get_one(h, "User-Agent"), now_secs(), ret_info, ret_problem))
+                return FALSE;
+        if (ret_info->role == TP_ROLE_GATEWAY && g_hash_table_contains(p->gateways, ret_info->gateway->id)) {
                 tp_connect_info_clear(ret_info);
-                problem.status = 409;
-                problem.code = "gateway_already_connected";
-                problem.detail = g_strdup("Gateway already connected");
+                ret_problem->status = 409;
+                ret_problem->code = "gateway_already_connected";
+                ret_problem->detail = g_strdup("Gateway already connected");
+                return FALSE;
         }
-        g_message("refused %s upgrade: %u %s (%s)", path, problem.status, problem.code, problem.detail);
-        body = tp_problem_to_json(&problem);
-        soup_server_message_set_response(msg, "application/problem+json", SOUP_MEMORY_COPY, body,
-                                         strlen(body));
-        soup_server_message_set_status(msg, problem.status, NULL);
-        return FALSE;
+        return TRUE;
 }
 
 /* Runs before the WebSocket handshake: a refusal set here stops the upgrade. */
@@ -851,8 +841,16 @@ static void websocket_precheck(SoupServer *server, SoupServerMessage *msg, const
                                GHashTable *query, gpointer data)
 {
         g_auto(TpConnectInfo) info = { 0 };
+        g_auto(TpProblem) problem = { 0 };
+        g_autofree char *body = NULL;
 
-        check_upgrade(data, msg, path, &info);
+        if (check_upgrade(data, msg, path, &info, &problem))
+                return;
+        g_message("refused %s upgrade: %u %s (%s)", path, problem.status, problem.code, problem.detail);
+        body = tp_problem_to_json(&problem);
+        soup_server_message_set_response(msg, "application/problem+json", SOUP_MEMORY_COPY, body,
+                                         strlen(body));
+        soup_server_message_set_status(msg, problem.status, NULL);
 }
 
 static void websocket_opened(SoupServer *server, SoupServerMessage *msg, const char *path,
@@ -860,12 +858,14 @@ static void websocket_opened(SoupServer *server, SoupServerMessage *msg, const c
 {
         TpPortal *p = data;
         g_auto(TpConnectInfo) info = { 0 };
+        g_auto(TpProblem) problem = { 0 };
         TpSession *s, *old;
         GHashTable *table;
 
-        /* The configuration may have changed between the precheck and here; check again. */
-        if (!check_upgrade(p, msg, path, &info)) {
-                soup_websocket_connection_close(ws, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, "refused");
+        /* A reload or a racing gateway socket may have come between the precheck and here. */
+        if (!check_upgrade(p, msg, path, &info, &problem)) {
+                g_message("closing %s socket after the upgrade: %s", path, problem.detail);
+                soup_websocket_connection_close(ws, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, problem.code);
                 return;
         }
         s = g_new0(TpSession, 1);
