@@ -570,9 +570,11 @@ static TpRelay *parse_relay(JsonObject *o, GError **error)
         } else {
                 /* A relay whose addresses or secret change gets a new id, so relays_presence can
                  * say "this one left, that one came" without ambiguity. */
-                g_autofree char *joined = g_strjoinv(",", (char **)r->addresses->pdata);
+                g_autoptr(GString) joined = g_string_new(NULL);
 
-                key = g_strdup_printf("%s|%s", joined, r->secret);
+                for (guint i = 0; i < r->addresses->len; i++)
+                        g_string_append_printf(joined, "%s,", (char *)g_ptr_array_index(r->addresses, i));
+                key = g_strdup_printf("%s|%s", joined->str, r->secret);
                 r->id = tp_uuid_from_name("relay", key);
                 sodium_memzero(key, strlen(key));
         }

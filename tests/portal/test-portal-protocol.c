@@ -144,6 +144,9 @@ static void fixture_teardown(Fixture *f, gconstpointer data)
         g_subprocess_send_signal(f->portal, SIGTERM);
         g_subprocess_wait(f->portal, NULL, &error);
         g_assert_no_error(error);
+        /* A clean stop: no crash, and no leak report when built with sanitizers. */
+        g_assert_true(g_subprocess_get_if_exited(f->portal));
+        g_assert_cmpint(g_subprocess_get_exit_status(f->portal), ==, 0);
         g_clear_object(&f->portal);
         g_clear_object(&f->session);
         g_unlink(f->config_path);
