@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "backend/crypto/encoding.h"
+#include "tests/portal/version.h"
 
 void tp_problem_clear(TpProblem *problem)
 {
@@ -81,22 +82,6 @@ static char *extract_token(GHashTable *query, const char *x_authorization)
         return g_string_free(token, FALSE);
 }
 
-static gboolean is_semver(const char *v)
-{
-        g_auto(GStrv) parts = g_strsplit(v, ".", -1);
-
-        if (g_strv_length(parts) != 3)
-                return FALSE;
-        for (int i = 0; i < 3; i++) {
-                if (parts[i][0] == '\0' || strlen(parts[i]) > 9)
-                        return FALSE;
-                for (const char *p = parts[i]; *p; p++)
-                        if (!g_ascii_isdigit(*p))
-                                return FALSE;
-        }
-        return TRUE;
-}
-
 /* The portal takes the version from the first space-separated token with a known component prefix. */
 static gboolean parse_user_agent(TpRole role, const char *ua, char **ret_component, char **ret_version)
 {
@@ -105,6 +90,7 @@ static gboolean parse_user_agent(TpRole role, const char *ua, char **ret_compone
         static const char *const gateway_components[] = { "gateway", NULL };
         const char *const *wanted = role == TP_ROLE_CLIENT ? client_components : gateway_components;
         g_auto(GStrv) tokens = NULL;
+        guint v[3];
 
         if (!ua || strlen(ua) > 1024)
                 return FALSE;
@@ -118,7 +104,7 @@ static gboolean parse_user_agent(TpRole role, const char *ua, char **ret_compone
                 component = g_strndup(tokens[i], slash - tokens[i]);
                 if (!g_strv_contains(wanted, component))
                         continue;
-                if (!is_semver(slash + 1))
+                if (!tp_version_parse(slash + 1, v))
                         return FALSE;
                 *ret_component = g_steal_pointer(&component);
                 *ret_version = g_strdup(slash + 1);

@@ -9,6 +9,7 @@
 #include "tests/portal/handshake.h"
 #include "tests/portal/phoenix.h"
 #include "tests/portal/signin.h"
+#include "tests/portal/version.h"
 #include "tests/portal/views.h"
 
 /* The real portal closes a socket idle for 37 s; clients heartbeat every 10 s. */
@@ -49,6 +50,7 @@ struct _TpSession {
         char *name;
         char *public_key;
         char *version;
+        gboolean use_sites;
         char *ipv4;
         char *ipv6;
         gint64 expires_at;
@@ -248,7 +250,7 @@ static GHashTable *visible_resources(TpSession *s)
 
                 if (!tp_account_user_may_access(a, u, r))
                         continue;
-                view = tp_view_client_resource(r);
+                view = tp_view_client_resource(r, s->use_sites);
                 g_hash_table_insert(out, g_strdup(r->id), json_to_string(view, FALSE));
         }
         return out;
@@ -373,11 +375,14 @@ static gboolean id_in_array(JsonArray *ids, const char *id)
         return FALSE;
 }
 
-/* A connected gateway of one of the resource's sites, preferring those the client already has
- * a tunnel with (multiplexing, as the real portal does). */
-static TpSession *pick_gateway(TpPortal *p, const TpAccount *a, const TpResource *r, JsonArray *connected)
+/* A connected gateway of one of the resource's sites whose version serves this client,
+ * preferring those the client already has a tunnel with (multiplexing, as the real portal
+ * does).  ret_reason says why there is none: "offline" or "version_mismatch". */
+static TpSession *pick_gateway(TpPortal *p, TpSession *client, const TpAccount *a, const TpResource *r,
+                               JsonArray *connected, const char **ret_reason)
 {
         TpSession *fallback = NULL;
+        gboolean any_online = FALSE;
 
         for (guint i = 0; i < a->gateways->len; i++) {
                 const TpGateway *g = g_ptr_array_index(a->gateways, i);
@@ -385,11 +390,15 @@ static TpSession *pick_gateway(TpPortal *p, const TpAccount *a, const TpResource
 
                 if (!gs || !gs->joined || !g_ptr_array_find(r->sites, g->site, NULL))
                         continue;
+                any_online = TRUE;
+                if (!tp_gateway_compatible(client->version, gs->version))
+                        continue;
                 if (id_in_array(connected, g->id))
                         return gs;
                 if (!fallback)
                         fallback = gs;
         }
+        *ret_reason = any_online ? "version_mismatch" : "offline";
         return fallback;
 }
 
@@ -442,6 +451,7 @@ static void handle_request_authorization(TpSession *s, JsonNode *payload)
         g_autofree char *auth_id = NULL;
         uint8_t ref_bytes[18];
         JsonObject *client_msg, *gateway_msg, *client_info, *subject;
+        const char *reason = "offline";
         gint64 now = now_secs();
 
         if (!resource_id) {
@@ -452,9 +462,9 @@ static void handle_request_authorization(TpSession *s, JsonNode *payload)
                 push_failure(s, resource_id, "not_found");
                 return;
         }
-        gs = pick_gateway(p, a, r, array_member(payload, "connected_gateway_ids"));
+        gs = pick_gateway(p, s, a, r, array_member(payload, "connected_gateway_ids"), &reason);
         if (!gs) {
-                push_failure(s, resource_id, "offline");
+                push_failure(s, resource_id, reason);
                 return;
         }
         g = gateway_by_id(a, gs->id);
@@ -498,7 +508,8 @@ static void handle_request_authorization(TpSession *s, JsonNode *payload)
         json_object_set_string_member(client_msg, "gateway_public_key", gs->public_key);
         json_object_set_string_member(client_msg, "gateway_ipv4", gs->ipv4);
         json_object_set_string_member(client_msg, "gateway_ipv6", gs->ipv6);
-        json_object_set_string_member(client_msg, "site_id", g->site->id);
+        json_object_set_string_member(client_msg, s->use_sites ? "site_id" : "gateway_group_id",
+                                      g->site->id);
         json_object_set_string_member(client_msg, "preshared_key", psk);
         json_object_set_member(client_msg, "client_ice_credentials",
                                ice_object(ice.initiator_username, ice.initiator_password));
@@ -876,6 +887,7 @@ static void websocket_opened(SoupServer *server, SoupServerMessage *msg, const c
         s->name = g_strdup(info.name);
         s->public_key = g_strdup(info.public_key);
         s->version = g_strdup(info.version);
+        s->use_sites = tp_client_uses_sites(info.component, info.version);
         s->sent_resources = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
         s->sent_relays = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
         if (s->role == TP_ROLE_CLIENT) {

@@ -757,6 +757,33 @@ static void test_offline_and_not_found(Fixture *f, gconstpointer data)
         assert_no_frame(alice, "authorization_created");
 }
 
+static void test_versions(Fixture *f, gconstpointer data)
+{
+        g_autofree char *token = client_token(f, "alice@acme.test", 3600);
+        g_autoptr(Peer) gw =
+            peer_connect(f, "/gateway/v2/websocket", "gw-one", "Debian/12 gateway/1.9.0", "gw-external");
+        g_autoptr(Peer) old =
+            peer_connect(f, "/client/v2/websocket", token, "Debian/12 gui-client/1.5.9", "old-laptop");
+        g_autoptr(JsonNode) gw_init = NULL;
+        g_autoptr(JsonNode) init = NULL;
+        JsonObject *first;
+
+        g_assert_cmpuint(gw->status, ==, 101);
+        g_assert_cmpuint(old->status, ==, 101);
+        gw_init = peer_join(gw, "gateway");
+        init = peer_join(old, "client");
+        /* A gui-client older than 1.5.10 gets gateway_groups instead of sites. */
+        web =
+            json_array_get_object_element(json_object_get_array_member(frame_payload(init), "resources"), 0);
+        g_assert_true(json_object_has_member(first, "gateway_groups"));
+        g_assert_false(json_object_has_member(first, "sites"));
+        /* A 1.5 client cannot be served by a 1.9 gateway. */
+        peer_send(old, "client", "request_authorization",
+                  "{\"resource_id\":\"" R_WEB "\",\"connected_gateway_ids\":[]}");
+        expect_failure(old, R_WEB, "version_mismatch");
+        assert_no_frame(gw, "create_authorization");
+}
+
 static gboolean log_contains(Fixture *f, const char *needle)
 {
         g_autofree char *log = NULL;
@@ -893,6 +920,8 @@ int main(int argc, char **argv)
                    fixture_teardown);
         g_test_add("/portal/protocol/offline-and-not-found", Fixture, NULL, fixture_setup,
                    test_offline_and_not_found, fixture_teardown);
+        g_test_add("/portal/protocol/versions", Fixture, NULL, fixture_setup, test_versions,
+                   fixture_teardown);
         g_test_add("/portal/protocol/reload", Fixture, NULL, fixture_setup, test_reload, fixture_teardown);
         g_test_add("/portal/protocol/token-expiry", Fixture, NULL, fixture_setup, test_token_expiry,
                    fixture_teardown);

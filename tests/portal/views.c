@@ -17,9 +17,9 @@ static void add_string_or_null(JsonBuilder *b, const char *member, const char *v
                 json_builder_add_null_value(b);
 }
 
-static void add_sites(JsonBuilder *b, const TpResource *r)
+static void add_sites(JsonBuilder *b, const TpResource *r, gboolean use_sites)
 {
-        json_builder_set_member_name(b, "sites");
+        json_builder_set_member_name(b, use_sites ? "sites" : "gateway_groups");
         json_builder_begin_array(b);
         for (guint i = 0; i < r->sites->len; i++) {
                 const TpSite *s = g_ptr_array_index(r->sites, i);
@@ -32,7 +32,7 @@ static void add_sites(JsonBuilder *b, const TpResource *r)
         json_builder_end_array(b);
 }
 
-JsonNode *tp_view_client_resource(const TpResource *r)
+JsonNode *tp_view_client_resource(const TpResource *r, gboolean use_sites)
 {
         g_autoptr(JsonBuilder) b = json_builder_new();
 
@@ -51,7 +51,7 @@ JsonNode *tp_view_client_resource(const TpResource *r)
         }
         if (r->ip_stack)
                 add_string_or_null(b, "ip_stack", r->ip_stack);
-        add_sites(b, r);
+        add_sites(b, r, use_sites);
         json_builder_end_object(b);
         return json_builder_get_root(b);
 }

@@ -11,7 +11,8 @@
 /* Expiry of gateway relay credentials: 2038-01-01, as the real portal. */
 #define TP_GATEWAY_RELAY_EXPIRY G_GINT64_CONSTANT(2145916800)
 
-JsonNode *tp_view_client_resource(const TpResource *resource);
+/* Sites go under "sites", or "gateway_groups" for clients too old for the new name. */
+JsonNode *tp_view_client_resource(const TpResource *resource, gboolean use_sites);
 JsonNode *tp_view_gateway_resource(const TpResource *resource);
 JsonNode *tp_view_client_interface(const TpAccount *account, const char *ipv4, const char *ipv6);
 JsonNode *tp_view_gateway_interface(const char *ipv4, const char *ipv6);
