@@ -773,7 +773,7 @@ static void test_versions(Fixture *f, gconstpointer data)
         gw_init = peer_join(gw, "gateway");
         init = peer_join(old, "client");
         /* A gui-client older than 1.5.10 gets gateway_groups instead of sites. */
-        web =
+        first =
             json_array_get_object_element(json_object_get_array_member(frame_payload(init), "resources"), 0);
         g_assert_true(json_object_has_member(first, "gateway_groups"));
         g_assert_false(json_object_has_member(first, "sites"));
