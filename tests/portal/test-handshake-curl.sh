@@ -75,6 +75,14 @@ check "state comes back unchanged" \
         python3 -c 'import sys, urllib.parse as u; sys.exit(u.parse_qs(u.urlsplit(sys.argv[1]).query)["state"] != [sys.argv[2]])' "$location" "$state"
 token="$nonce$fragment"
 
+curl -s -o "$tmp/root" "$base/?as=gui-client&nonce=$nonce&state=$state"
+check "without a slug the accounts are listed, keeping the query" \
+        grep -qF "href=\"/demo?as=gui-client&amp;nonce=$nonce&amp;state=$state\"" "$tmp/root"
+curl -s -o /dev/null -w '%{http_code}' "$base/demo/sign_in/client_redirect" >"$tmp/nocookie.code"
+check "client_redirect without the sign-in cookie: 400" grep -q 400 "$tmp/nocookie.code"
+curl -s -o /dev/null -w '%{http_code}' "$base/nope?as=gui-client&nonce=a&state=b" >"$tmp/noacct.code"
+check "unknown account: 404" grep -q 404 "$tmp/noacct.code"
+
 # --- client socket -------------------------------------------------------------------------
 q="?external_id=curl-device&name=curl&public_key=$pk"
 upgrade missing "/client/v2/websocket$q" -A "$ua"
@@ -103,6 +111,14 @@ upgrade good "/client/v2/websocket$q" -A "$ua" -H "X-Authorization: Bearer $toke
 check "signed-in token: 101" status_is good 101
 upgrade legacy "/client/v2/websocket$q&token=$token" -A "headless-client/1.5.12"
 check "legacy ?token= when the header is absent: 101" status_is legacy 101
+
+# The headless flow shows the bare fragment, which is itself the token.
+curl -s -o "$tmp/headless" --data-urlencode "email=bob@example.com" --data-urlencode "password=builder" \
+        --data-urlencode "as=headless-client" "$base/demo"
+headless=$(sed -n 's/.*<code id="token">\([^<]*\)<\/code>.*/\1/p' "$tmp/headless")
+check "headless sign-in shows a fragment" bash -c "[[ '$headless' == .SFMyNTY.* ]]"
+upgrade headless "/client/v2/websocket$q" -A "Debian/12 headless-client/1.5.12" -H "X-Authorization: Bearer $headless"
+check "the headless token: 101" status_is headless 101
 
 # --- gateway socket ------------------------------------------------------------------------
 gq="?external_id=gw-1&name=hq&public_key=$pk"
