@@ -1225,6 +1225,157 @@ static gboolean parse_ice_candidates(JsonObject *o, const char *peer_key, KilnPo
         return TRUE;
 }
 
+/* ---- device pools (client-to-client) ---- */
+
+static gboolean get_opt_uuid(JsonObject *o, const char *key, char **ret, GError **error)
+{
+        if (is_null_or_absent(json_object_get_member(o, key))) {
+                *ret = NULL;
+                return TRUE;
+        }
+        return get_uuid(o, key, ret, error);
+}
+
+static gboolean get_opt_ip(JsonObject *o, const char *key, GSocketFamily family, char **ret, GError **error)
+{
+        if (is_null_or_absent(json_object_get_member(o, key))) {
+                *ret = NULL;
+                return TRUE;
+        }
+        return get_ip(o, key, family, ret, error);
+}
+
+static gboolean get_reason(JsonObject *o, KilnPortalPeerEvent *e, GError **error)
+{
+        g_autofree char *reason = NULL;
+
+        if (!get_string(o, "reason", &reason, error))
+                return FALSE;
+        e->has_reason = TRUE;
+        e->reason = parse_fail_reason(reason);
+        return TRUE;
+}
+
+static void peer_event_free(KilnPortalPeerEvent *e)
+{
+        if (!e)
+                return;
+        g_free(e->client_id);
+        g_free(e->resource_id);
+        g_free(e->domain);
+        g_free(e->ipv4);
+        g_free(e->ipv6);
+        g_clear_pointer(&e->filters, g_array_unref);
+        g_free(e);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(KilnPortalPeerEvent, peer_event_free)
+
+static gboolean parse_peer_event(JsonObject *o, KilnPortalMessageKind kind, KilnPortalPeerEvent **ret,
+                                 GError **error)
+{
+        g_autoptr(KilnPortalPeerEvent) e = g_new0(KilnPortalPeerEvent, 1);
+        gboolean ok = FALSE;
+
+        switch (kind) {
+        case KILN_PORTAL_MESSAGE_CLIENT_ICE_CANDIDATE_ERROR:
+                ok = get_uuid(o, "client_id", &e->client_id, error) && get_reason(o, e, error);
+                break;
+        case KILN_PORTAL_MESSAGE_CLIENT_DEVICE_ACCESS_DENIED:
+                ok = get_opt_uuid(o, "client_id", &e->client_id, error) &&
+                     get_opt_ip(o, "ipv4", G_SOCKET_FAMILY_IPV4, &e->ipv4, error) &&
+                     get_opt_ip(o, "ipv6", G_SOCKET_FAMILY_IPV6, &e->ipv6, error) &&
+                     get_opt_uuid(o, "resource_id", &e->resource_id, error) && get_reason(o, e, error);
+                break;
+        case KILN_PORTAL_MESSAGE_RESOURCE_FILTERS_UPDATED:
+                if (!json_object_has_member(o, "filters"))
+                        return fail(error, "\"filters\" is missing");
+                ok = get_uuid(o, "id", &e->resource_id, error) && parse_filters(o, &e->filters, error);
+                break;
+        case KILN_PORTAL_MESSAGE_REJECT_ACCESS:
+                ok = get_uuid(o, "client_id", &e->client_id, error) &&
+                     get_uuid(o, "resource_id", &e->resource_id, error);
+                break;
+        case KILN_PORTAL_MESSAGE_DEVICE_POOL_DOMAIN_RESOLVED:
+                ok = get_uuid(o, "resource_id", &e->resource_id, error) &&
+                     get_string(o, "domain", &e->domain, error) &&
+                     get_ip(o, "ipv4", G_SOCKET_FAMILY_IPV4, &e->ipv4, error) &&
+                     get_ip(o, "ipv6", G_SOCKET_FAMILY_IPV6, &e->ipv6, error);
+                break;
+        case KILN_PORTAL_MESSAGE_DEVICE_POOL_DOMAIN_RESOLUTION_FAILED:
+                ok = get_uuid(o, "resource_id", &e->resource_id, error) &&
+                     get_string(o, "domain", &e->domain, error) && get_reason(o, e, error);
+                break;
+        default:
+                g_assert_not_reached();
+        }
+        if (!ok)
+                return FALSE;
+        *ret = g_steal_pointer(&e);
+        return TRUE;
+}
+
+static void device_access_authorized_free(KilnPortalDeviceAccessAuthorized *a)
+{
+        if (!a)
+                return;
+        g_free(a->client_id);
+        g_free(a->client_name);
+        g_free(a->client_ipv4);
+        g_free(a->client_ipv6);
+        g_free(a->resource_id);
+        g_clear_pointer(&a->filters, g_array_unref);
+        ice_credentials_clear(&a->local_ice_credentials);
+        ice_credentials_clear(&a->remote_ice_credentials);
+        ingest_token_clear(&a->ingest_token);
+        sodium_memzero(a, sizeof(*a));
+        g_free(a);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(KilnPortalDeviceAccessAuthorized, device_access_authorized_free)
+
+static gboolean parse_device_access_authorized(JsonObject *o, KilnPortalDeviceAccessAuthorized **ret,
+                                               GError **error)
+{
+        g_autoptr(KilnPortalDeviceAccessAuthorized) a = g_new0(KilnPortalDeviceAccessAuthorized, 1);
+        g_autofree char *role = NULL;
+        JsonNode *resource = json_object_get_member(o, "resource");
+
+        if (!get_uuid(o, "client_id", &a->client_id, error) ||
+            !get_string(o, "client_name", &a->client_name, error) ||
+            !get_key(o, "client_public_key", a->client_public_key, error) ||
+            !get_ip(o, "client_ipv4", G_SOCKET_FAMILY_IPV4, &a->client_ipv4, error) ||
+            !get_ip(o, "client_ipv6", G_SOCKET_FAMILY_IPV6, &a->client_ipv6, error) ||
+            !get_key(o, "preshared_key", a->preshared_key, error) ||
+            !parse_ice_credentials(o, "local_ice_credentials", &a->local_ice_credentials, error) ||
+            !parse_ice_credentials(o, "remote_ice_credentials", &a->remote_ice_credentials, error) ||
+            !get_string(o, "ice_role", &role, error) ||
+            !get_bool_default(o, "use_iceless", &a->use_iceless, error))
+                return FALSE;
+        if (g_str_equal(role, "controlling"))
+                a->ice_role = KILN_PORTAL_ICE_ROLE_CONTROLLING;
+        else if (g_str_equal(role, "controlled"))
+                a->ice_role = KILN_PORTAL_ICE_ROLE_CONTROLLED;
+        else
+                return fail(error, "\"ice_role\" \"%s\" is neither controlling nor controlled", role);
+        if (is_null_or_absent(resource)) {
+                a->filters = g_array_new(FALSE, FALSE, sizeof(KilnPortalFilter));
+        } else {
+                JsonObject *ro = NULL;
+
+                if (!as_object(resource, "\"resource\"", &ro, error) ||
+                    !get_uuid(ro, "id", &a->resource_id, error) || !parse_filters(ro, &a->filters, error)) {
+                        prefix(error, "resource");
+                        return FALSE;
+                }
+        }
+        if (!is_null_or_absent(json_object_get_member(o, "expires_at")) &&
+            !get_u64(o, "expires_at", &a->expires_at, error))
+                return FALSE;
+        if (!parse_ingest_token(o, &a->ingest_token, error))
+                return FALSE;
+        *ret = g_steal_pointer(&a);
+        return TRUE;
+}
+
 /* ---- the message ---- */
 
 static const struct {
@@ -1242,6 +1393,13 @@ static const struct {
         { "invalidate_ice_candidates", KILN_PORTAL_MESSAGE_INVALIDATE_ICE_CANDIDATES },
         { "client_ice_candidates", KILN_PORTAL_MESSAGE_CLIENT_ICE_CANDIDATES },
         { "invalidate_client_ice_candidates", KILN_PORTAL_MESSAGE_INVALIDATE_CLIENT_ICE_CANDIDATES },
+        { "client_ice_candidate_error", KILN_PORTAL_MESSAGE_CLIENT_ICE_CANDIDATE_ERROR },
+        { "client_device_access_authorized", KILN_PORTAL_MESSAGE_CLIENT_DEVICE_ACCESS_AUTHORIZED },
+        { "client_device_access_denied", KILN_PORTAL_MESSAGE_CLIENT_DEVICE_ACCESS_DENIED },
+        { "resource_filters_updated", KILN_PORTAL_MESSAGE_RESOURCE_FILTERS_UPDATED },
+        { "reject_access", KILN_PORTAL_MESSAGE_REJECT_ACCESS },
+        { "device_pool_domain_resolved", KILN_PORTAL_MESSAGE_DEVICE_POOL_DOMAIN_RESOLVED },
+        { "device_pool_domain_resolution_failed", KILN_PORTAL_MESSAGE_DEVICE_POOL_DOMAIN_RESOLUTION_FAILED },
         { "disconnect", KILN_PORTAL_MESSAGE_DISCONNECT },
         /* Rust-only aliases; the portal sends the two names above. */
         { "gateway_ice_candidates", KILN_PORTAL_MESSAGE_ICE_CANDIDATES },
@@ -1294,6 +1452,17 @@ static void message_clear(KilnPortalMessage *m)
         case KILN_PORTAL_MESSAGE_INVALIDATE_CLIENT_ICE_CANDIDATES:
                 ice_candidates_free(m->ice_candidates);
                 break;
+        case KILN_PORTAL_MESSAGE_CLIENT_DEVICE_ACCESS_AUTHORIZED:
+                device_access_authorized_free(m->device_access_authorized);
+                break;
+        case KILN_PORTAL_MESSAGE_CLIENT_ICE_CANDIDATE_ERROR:
+        case KILN_PORTAL_MESSAGE_CLIENT_DEVICE_ACCESS_DENIED:
+        case KILN_PORTAL_MESSAGE_RESOURCE_FILTERS_UPDATED:
+        case KILN_PORTAL_MESSAGE_REJECT_ACCESS:
+        case KILN_PORTAL_MESSAGE_DEVICE_POOL_DOMAIN_RESOLVED:
+        case KILN_PORTAL_MESSAGE_DEVICE_POOL_DOMAIN_RESOLUTION_FAILED:
+                peer_event_free(m->peer_event);
+                break;
         case KILN_PORTAL_MESSAGE_DISCONNECT:
                 g_free(m->disconnect_reason);
                 break;
@@ -1335,6 +1504,15 @@ static gboolean parse_payload(KilnPortalMessage *m, JsonNode *payload, GError **
         case KILN_PORTAL_MESSAGE_CLIENT_ICE_CANDIDATES:
         case KILN_PORTAL_MESSAGE_INVALIDATE_CLIENT_ICE_CANDIDATES:
                 return parse_ice_candidates(o, "client_id", &m->ice_candidates, error);
+        case KILN_PORTAL_MESSAGE_CLIENT_DEVICE_ACCESS_AUTHORIZED:
+                return parse_device_access_authorized(o, &m->device_access_authorized, error);
+        case KILN_PORTAL_MESSAGE_CLIENT_ICE_CANDIDATE_ERROR:
+        case KILN_PORTAL_MESSAGE_CLIENT_DEVICE_ACCESS_DENIED:
+        case KILN_PORTAL_MESSAGE_RESOURCE_FILTERS_UPDATED:
+        case KILN_PORTAL_MESSAGE_REJECT_ACCESS:
+        case KILN_PORTAL_MESSAGE_DEVICE_POOL_DOMAIN_RESOLVED:
+        case KILN_PORTAL_MESSAGE_DEVICE_POOL_DOMAIN_RESOLUTION_FAILED:
+                return parse_peer_event(o, m->kind, &m->peer_event, error);
         case KILN_PORTAL_MESSAGE_DISCONNECT: {
                 g_autofree char *reason = NULL;
 
@@ -1359,6 +1537,11 @@ gboolean kiln_portal_message_parse(const char *event, JsonNode *payload, KilnPor
         for (gsize i = 0; i < G_N_ELEMENTS(events); i++)
                 if (g_str_equal(event, events[i].event))
                         kind = events[i].kind;
+        if (g_str_equal(event, "access_authorization_expiry_updated")) {
+                g_set_error_literal(error, KILN_PORTAL_ERROR, KILN_PORTAL_ERROR_UNKNOWN_EVENT,
+                                    "event \"access_authorization_expiry_updated\" is obsolete");
+                return FALSE;
+        }
         if (kind < 0) {
                 g_set_error(error, KILN_PORTAL_ERROR, KILN_PORTAL_ERROR_UNKNOWN_EVENT,
                             "event \"%s\" is unknown", event);
@@ -1525,6 +1708,65 @@ static void add_ice_credentials(JsonBuilder *b, const char *key, const KilnPorta
         json_builder_end_object(b);
 }
 
+static void add_ingest_token(JsonBuilder *b, const KilnPortalIngestToken *t)
+{
+        json_builder_set_member_name(b, "flow_logs_ingest_token");
+        json_builder_begin_object(b);
+        add_string_or_null(b, "role", t->role);
+        json_builder_set_member_name(b, "uploads_enabled");
+        json_builder_add_boolean_value(b, t->uploads_enabled);
+        add_string_or_null(b, "resource_id", t->resource_id);
+        json_builder_set_member_name(b, "exp");
+        json_builder_add_int_value(b, (gint64)t->exp);
+        json_builder_end_object(b);
+}
+
+static void add_device_access_authorized(JsonBuilder *b, const KilnPortalDeviceAccessAuthorized *a)
+{
+        char key[WG_KEY_LEN_BASE64];
+
+        add_string_or_null(b, "client_id", a->client_id);
+        add_string_or_null(b, "client_name", a->client_name);
+        key_to_base64(key, a->client_public_key);
+        add_string_or_null(b, "client_public_key", key);
+        add_string_or_null(b, "client_ipv4", a->client_ipv4);
+        add_string_or_null(b, "client_ipv6", a->client_ipv6);
+        json_builder_set_member_name(b, "preshared_key_bytes");
+        json_builder_add_int_value(b, WG_KEY_LEN);
+        add_ice_credentials(b, "local_ice_credentials", &a->local_ice_credentials);
+        add_ice_credentials(b, "remote_ice_credentials", &a->remote_ice_credentials);
+        add_string_or_null(b, "ice_role",
+                           a->ice_role == KILN_PORTAL_ICE_ROLE_CONTROLLING ? "controlling" : "controlled");
+        json_builder_set_member_name(b, "use_iceless");
+        json_builder_add_boolean_value(b, a->use_iceless);
+        add_string_or_null(b, "resource_id", a->resource_id);
+        add_filters(b, a->filters);
+        json_builder_set_member_name(b, "expires_at");
+        if (a->expires_at)
+                json_builder_add_int_value(b, (gint64)a->expires_at);
+        else
+                json_builder_add_null_value(b);
+        add_ingest_token(b, &a->ingest_token);
+}
+
+static void add_peer_event(JsonBuilder *b, const KilnPortalPeerEvent *e)
+{
+        if (e->client_id)
+                add_string_or_null(b, "client_id", e->client_id);
+        if (e->resource_id)
+                add_string_or_null(b, "resource_id", e->resource_id);
+        if (e->domain)
+                add_string_or_null(b, "domain", e->domain);
+        if (e->ipv4)
+                add_string_or_null(b, "ipv4", e->ipv4);
+        if (e->ipv6)
+                add_string_or_null(b, "ipv6", e->ipv6);
+        if (e->has_reason)
+                add_string_or_null(b, "reason", kiln_portal_fail_reason_to_string(e->reason));
+        if (e->filters)
+                add_filters(b, e->filters);
+}
+
 static void add_authorization_created(JsonBuilder *b, const KilnPortalAuthorizationCreated *a)
 {
         char key[WG_KEY_LEN_BASE64];
@@ -1543,15 +1785,7 @@ static void add_authorization_created(JsonBuilder *b, const KilnPortalAuthorizat
         add_ice_credentials(b, "gateway_ice_credentials", &a->gateway_ice_credentials);
         json_builder_set_member_name(b, "use_iceless");
         json_builder_add_boolean_value(b, a->use_iceless);
-        json_builder_set_member_name(b, "flow_logs_ingest_token");
-        json_builder_begin_object(b);
-        add_string_or_null(b, "role", a->ingest_token.role);
-        json_builder_set_member_name(b, "uploads_enabled");
-        json_builder_add_boolean_value(b, a->ingest_token.uploads_enabled);
-        add_string_or_null(b, "resource_id", a->ingest_token.resource_id);
-        json_builder_set_member_name(b, "exp");
-        json_builder_add_int_value(b, (gint64)a->ingest_token.exp);
-        json_builder_end_object(b);
+        add_ingest_token(b, &a->ingest_token);
 }
 
 JsonNode *kiln_portal_message_to_json(const KilnPortalMessage *m)
@@ -1629,6 +1863,17 @@ JsonNode *kiln_portal_message_to_json(const KilnPortalMessage *m)
         case KILN_PORTAL_MESSAGE_INVALIDATE_CLIENT_ICE_CANDIDATES:
                 add_string_or_null(b, "client_id", m->ice_candidates->peer_id);
                 add_strings(b, "candidates", m->ice_candidates->candidates);
+                break;
+        case KILN_PORTAL_MESSAGE_CLIENT_DEVICE_ACCESS_AUTHORIZED:
+                add_device_access_authorized(b, m->device_access_authorized);
+                break;
+        case KILN_PORTAL_MESSAGE_CLIENT_ICE_CANDIDATE_ERROR:
+        case KILN_PORTAL_MESSAGE_CLIENT_DEVICE_ACCESS_DENIED:
+        case KILN_PORTAL_MESSAGE_RESOURCE_FILTERS_UPDATED:
+        case KILN_PORTAL_MESSAGE_REJECT_ACCESS:
+        case KILN_PORTAL_MESSAGE_DEVICE_POOL_DOMAIN_RESOLVED:
+        case KILN_PORTAL_MESSAGE_DEVICE_POOL_DOMAIN_RESOLUTION_FAILED:
+                add_peer_event(b, m->peer_event);
                 break;
         case KILN_PORTAL_MESSAGE_DISCONNECT:
                 add_string_or_null(b, "reason", m->disconnect_reason);

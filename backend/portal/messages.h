@@ -187,6 +187,47 @@ typedef struct {
 } KilnPortalIceCandidates;
 
 typedef enum {
+        KILN_PORTAL_ICE_ROLE_CONTROLLING,
+        KILN_PORTAL_ICE_ROLE_CONTROLLED,
+} KilnPortalIceRole;
+
+/* client_device_access_authorized: a client-to-client (device pool) connection was approved. */
+typedef struct {
+        char *client_id;
+        char *client_name;
+        uint8_t client_public_key[WG_KEY_LEN];
+        char *client_ipv4;
+        char *client_ipv6;
+        uint8_t preshared_key[WG_KEY_LEN]; /* secret: wiped on free, never printed */
+        KilnPortalIceCredentials local_ice_credentials;
+        KilnPortalIceCredentials remote_ice_credentials;
+        KilnPortalIceRole ice_role;
+        gboolean use_iceless;
+        char *resource_id;  /* the target side's authorizing resource, else NULL */
+        GArray *filters;    /* its filters (KilnPortalFilter); empty on the initiating side */
+        guint64 expires_at; /* 0 when absent */
+        KilnPortalIngestToken ingest_token;
+} KilnPortalDeviceAccessAuthorized;
+
+/*
+ * The small device-pool events share these fields; each event fills the ones it carries:
+ * client_ice_candidate_error {client_id, reason}, client_device_access_denied {client_id?,
+ * ipv4?, ipv6?, resource_id?, reason}, resource_filters_updated {resource_id (the "id"),
+ * filters}, reject_access {client_id, resource_id}, device_pool_domain_resolved {resource_id,
+ * domain, ipv4, ipv6}, device_pool_domain_resolution_failed {resource_id, domain, reason}.
+ */
+typedef struct {
+        char *client_id;
+        char *resource_id;
+        char *domain;
+        char *ipv4;
+        char *ipv6;
+        gboolean has_reason;
+        KilnPortalFailReason reason;
+        GArray *filters;
+} KilnPortalPeerEvent;
+
+typedef enum {
         KILN_PORTAL_MESSAGE_INIT,
         KILN_PORTAL_MESSAGE_CONFIG_CHANGED,
         KILN_PORTAL_MESSAGE_RESOURCE_CREATED_OR_UPDATED,
@@ -198,6 +239,13 @@ typedef enum {
         KILN_PORTAL_MESSAGE_INVALIDATE_ICE_CANDIDATES,
         KILN_PORTAL_MESSAGE_CLIENT_ICE_CANDIDATES,
         KILN_PORTAL_MESSAGE_INVALIDATE_CLIENT_ICE_CANDIDATES,
+        KILN_PORTAL_MESSAGE_CLIENT_ICE_CANDIDATE_ERROR,
+        KILN_PORTAL_MESSAGE_CLIENT_DEVICE_ACCESS_AUTHORIZED,
+        KILN_PORTAL_MESSAGE_CLIENT_DEVICE_ACCESS_DENIED,
+        KILN_PORTAL_MESSAGE_RESOURCE_FILTERS_UPDATED,
+        KILN_PORTAL_MESSAGE_REJECT_ACCESS,
+        KILN_PORTAL_MESSAGE_DEVICE_POOL_DOMAIN_RESOLVED,
+        KILN_PORTAL_MESSAGE_DEVICE_POOL_DOMAIN_RESOLUTION_FAILED,
         KILN_PORTAL_MESSAGE_DISCONNECT,
 } KilnPortalMessageKind;
 
@@ -213,7 +261,9 @@ typedef struct {
                 KilnPortalAuthorizationCreated *authorization_created;
                 KilnPortalAuthorizationFailed *authorization_failed;
                 KilnPortalIceCandidates *ice_candidates; /* all four candidate events */
-                char *disconnect_reason;                 /* always "token_expired" */
+                KilnPortalDeviceAccessAuthorized *device_access_authorized;
+                KilnPortalPeerEvent *peer_event; /* the other device-pool events */
+                char *disconnect_reason;         /* always "token_expired" */
         };
 } KilnPortalMessage;
 
@@ -221,10 +271,8 @@ typedef struct {
 GType kiln_portal_message_get_type(void);
 
 /*
- * Parses the event of a "client" topic frame.  The client-to-client device-pool events
- * (client_device_access_*, client_ice_candidate_error, resource_filters_updated,
- * reject_access, device_pool_domain_*) are not supported and are skipped like unknown
- * events, as is the obsolete access_authorization_expiry_updated.  Unknown events (and events whose payload
+ * Parses the event of a "client" topic frame.  The obsolete access_authorization_expiry_updated
+ * is skipped like an unknown event.  Unknown events (and events whose payload
  * Firezone cannot parse, such as a disconnect with a reason other than token_expired) fail
  * with KILN_PORTAL_ERROR_UNKNOWN_EVENT or _INVALID and the reason; the caller skips them.
  */

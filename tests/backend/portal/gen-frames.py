@@ -190,6 +190,39 @@ frame("disconnect-token-expired", "disconnect", {"reason": "token_expired"})
 frame("disconnect-certificate-revoked", "disconnect", {"reason": "certificate_revoked"})
 frame("unknown-event", "what_is_this", {})
 frame("client-device-access-denied", "client_device_access_denied", {"reason": "offline"})
+frame("client-device-access-denied-address", "client_device_access_denied",
+      {"ipv4": "100.64.1.38", "resource_id": "a1b2c3d4-e5f6-7890-abcd-ef1234567890", "reason": "forbidden"})
+DEVICE_ACCESS = {"client_id": "d263d490-a0bb-452a-8990-01d27a1f1144", "client_name": "Test Device",
+                 "client_public_key": "uMBCkAxTewfSgypIyxdQ18uCi84HLtKmQJy0wvQrYWY=",
+                 "client_ipv4": "100.72.145.83", "client_ipv6": "fd00:2021:1111::5:bcfd",
+                 "preshared_key": "anX2T9RH9mimT5Xd5+HqNGV0bfCodWDHQch1DLiFNls=",
+                 "local_ice_credentials": {"username": "resc", "password": "rqi3ibvfikfaxj3wgp7muh"},
+                 "remote_ice_credentials": {"username": "jbi4", "password": "a6oeevhlutevykcifd5r2a"},
+                 "ice_role": "controlled"}
+frame("client-device-access-authorized", "client_device_access_authorized",
+      dict(DEVICE_ACCESS, resource={"id": "733e8d14-c18d-4931-af30-3639fa09c0c0", "filters": []},
+           expires_at=1729813989, flow_logs_ingest_token=TEST_INGEST_TOKEN))
+frame("client-device-access-authorized-initiator", "client_device_access_authorized",
+      dict(DEVICE_ACCESS, ice_role="controlling", flow_logs_ingest_token=MINIMAL_INGEST_TOKEN))
+frame("client-device-access-authorized-bad-role", "client_device_access_authorized",
+      dict(DEVICE_ACCESS, ice_role="boss", flow_logs_ingest_token=MINIMAL_INGEST_TOKEN))
+frame("client-device-access-authorized-requires-ingest-token", "client_device_access_authorized", DEVICE_ACCESS)
+frame("client-ice-candidate-error", "client_ice_candidate_error",
+      {"client_id": "a3632404-4b03-4468-9fc0-4a4c82415ade", "reason": "offline"})
+frame("device-pool-domain-resolved", "device_pool_domain_resolved",
+      {"resource_id": "b2c3d4e5-f6a7-8901-bcde-f12345678901", "domain": "device-42.laptops.example.com",
+       "ipv4": "100.64.0.42", "ipv6": "fd00:2021:1111::42"})
+frame("device-pool-domain-resolution-failed", "device_pool_domain_resolution_failed",
+      {"resource_id": "b2c3d4e5-f6a7-8901-bcde-f12345678901", "domain": "device-42.laptops.example.com",
+       "reason": "not_found"})
+frame("resource-filters-updated", "resource_filters_updated",
+      {"id": "733e8d14-c18d-4931-af30-3639fa09c0c0",
+       "filters": [{"protocol": "tcp", "port_range_start": 443, "port_range_end": 443}]})
+frame("reject-access", "reject_access",
+      {"client_id": "a3632404-4b03-4468-9fc0-4a4c82415ade", "resource_id": "733e8d14-c18d-4931-af30-3639fa09c0c0"})
+frame("access-authorization-expiry-updated", "access_authorization_expiry_updated",
+      {"client_id": "a3632404-4b03-4468-9fc0-4a4c82415ade", "resource_id": "733e8d14-c18d-4931-af30-3639fa09c0c0",
+       "expires_at": 1729813989})
 frame("join-reply-ok", None, None, raw='{"topic":"client","event":"phx_reply","ref":0,"payload":{"status":"ok","response":{}}}')
 frame("heartbeat-reply-ok", None, None, raw='{"topic":"phoenix","event":"phx_reply","ref":12,"payload":{"status":"ok","response":{}}}')
 frame("reply-with-join-ref", None, None, raw='{"join_ref":"0","topic":"client","event":"phx_reply","ref":1,"payload":{"status":"ok","response":{}}}')

@@ -198,6 +198,32 @@ static void test_candidates_and_deleted(void)
         g_assert_cmpint(failed->authorization_failed->reason, ==, KILN_PORTAL_FAIL_UNKNOWN);
 }
 
+static void test_device_pools(void)
+{
+        g_autoptr(KilnPortalMessage) target = parse_fixture("client-device-access-authorized", NULL);
+        g_autoptr(KilnPortalMessage) initiator =
+            parse_fixture("client-device-access-authorized-initiator", NULL);
+        g_autoptr(KilnPortalMessage) resolved = parse_fixture("device-pool-domain-resolved", NULL);
+        g_autoptr(KilnPortalMessage) filters = parse_fixture("resource-filters-updated", NULL);
+        g_autoptr(KilnPortalMessage) pool = parse_fixture("resource-static-device-pool", NULL);
+        const KilnPortalFilter *f;
+
+        g_assert_cmpint(target->kind, ==, KILN_PORTAL_MESSAGE_CLIENT_DEVICE_ACCESS_AUTHORIZED);
+        g_assert_cmpint(target->device_access_authorized->ice_role, ==, KILN_PORTAL_ICE_ROLE_CONTROLLED);
+        g_assert_cmpstr(target->device_access_authorized->resource_id, ==,
+                        "733e8d14-c18d-4931-af30-3639fa09c0c0");
+        g_assert_cmpuint(target->device_access_authorized->expires_at, ==, 1729813989);
+        g_assert_null(initiator->device_access_authorized->resource_id);
+        g_assert_cmpuint(initiator->device_access_authorized->expires_at, ==, 0);
+        g_assert_cmpstr(resolved->peer_event->ipv6, ==, "fd00:2021:1111::42");
+        f = &g_array_index(filters->peer_event->filters, KilnPortalFilter, 0);
+        g_assert_cmpint(f->protocol, ==, KILN_PORTAL_FILTER_TCP);
+        g_assert_cmpuint(f->port_range_start, ==, 443);
+        g_assert_cmpuint(pool->resource->devices->len, ==, 2);
+        g_assert_cmpstr(((KilnPortalPoolDevice *)g_ptr_array_index(pool->resource->devices, 1))->ipv6, ==,
+                        "fd00:2021:1111::1777/128");
+}
+
 static void test_candidate_grammar(void)
 {
         g_assert_true(kiln_portal_is_ice_candidate("candidate:1 1 UDP 2130706431 10.0.0.1 5000 typ host"));
@@ -250,6 +276,7 @@ int main(int argc, char *argv[])
         g_test_add_func("/portal/messages/authorization-created", test_authorization_created);
         g_test_add_func("/portal/messages/init", test_init);
         g_test_add_func("/portal/messages/candidates-and-deleted", test_candidates_and_deleted);
+        g_test_add_func("/portal/messages/device-pools", test_device_pools);
         g_test_add_func("/portal/messages/candidate-grammar", test_candidate_grammar);
         g_test_add_func("/portal/messages/limits", test_limits);
         return g_test_run();
