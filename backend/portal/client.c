@@ -417,9 +417,10 @@ static void kiln_portal_client_class_init(KilnPortalClientClass *klass)
 
 static void kiln_portal_client_init(KilnPortalClient *self)
 {
-        /* TLS is verified against the system trust store (GIO's default database). The spec's
-         * handshake has no permessage-deflate, so the extension manager goes. */
+        /* TLS is verified against the system trust store (GIO's default database).  Firezone's
+         * upgrade request has no permessage-deflate and no Accept-Encoding, so those features go. */
         self->soup = soup_session_new_with_options("timeout", 15, "idle-timeout", 0, NULL);
         soup_session_remove_feature_by_type(self->soup, SOUP_TYPE_WEBSOCKET_EXTENSION_MANAGER);
+        soup_session_remove_feature_by_type(self->soup, SOUP_TYPE_CONTENT_DECODER);
         self->state = KILN_PORTAL_STATE_IDLE;
 }

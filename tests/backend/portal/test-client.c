@@ -21,7 +21,7 @@ typedef struct {
         SoupServer *server;
         char *url;
         guint requests;
-        char *path, *query, *host, *authorization, *user_agent, *extensions, *origin;
+        char *path, *query, *host, *authorization, *user_agent, *extensions, *origin, *accept_encoding;
         guint status; /* what the plain handler answers */
         SoupWebsocketConnection *ws;
         GPtrArray *received; /* frames the server got */
@@ -44,6 +44,7 @@ static void record(Fixture *f, SoupServerMessage *msg)
         g_free(f->user_agent);
         g_free(f->extensions);
         g_free(f->origin);
+        g_free(f->accept_encoding);
         f->path = g_strdup(g_uri_get_path(uri));
         f->query = g_strdup(g_uri_get_query(uri));
         f->host = g_strdup(soup_message_headers_get_one(h, "Host"));
@@ -51,6 +52,7 @@ static void record(Fixture *f, SoupServerMessage *msg)
         f->user_agent = g_strdup(soup_message_headers_get_one(h, "User-Agent"));
         f->extensions = g_strdup(soup_message_headers_get_one(h, "Sec-WebSocket-Extensions"));
         f->origin = g_strdup(soup_message_headers_get_one(h, "Origin"));
+        f->accept_encoding = g_strdup(soup_message_headers_get_one(h, "Accept-Encoding"));
 }
 
 static void plain_handler(SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable *query,
@@ -134,6 +136,7 @@ static void fixture_teardown(Fixture *f, gconstpointer data)
         g_free(f->user_agent);
         g_free(f->extensions);
         g_free(f->origin);
+        g_free(f->accept_encoding);
         g_free(f->sign_in_detail);
         g_free(f->hiccup_reason);
 }
@@ -201,6 +204,8 @@ static void test_handshake_and_401(Fixture *f, gconstpointer data)
         g_assert_cmpstr(f->host, ==, "127.0.0.1");
         g_assert_null(f->extensions);
         g_assert_null(f->origin);
+        g_assert_null(f->accept_encoding);
+        g_assert_cmpuint(f->requests, ==, 2); /* the upgrade, then the probe that reads the 401 body */
 }
 
 static void test_retry_after_hiccup(Fixture *f, gconstpointer data)
