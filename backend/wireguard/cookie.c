@@ -13,7 +13,8 @@
 #include "backend/crypto/blake2s.h"
 #include "backend/wireguard/device-private.h"
 
-static void mac(uint8_t out[static WG_MAC_LEN], const uint8_t *key, size_t keylen, const void *msg, size_t len)
+static void mac(uint8_t out[static WG_MAC_LEN], const uint8_t *key, size_t keylen, const void *msg,
+                size_t len)
 {
         blake2s(out, WG_MAC_LEN, msg, len, key, keylen);
 }
@@ -36,7 +37,8 @@ void wg_cookie_add_macs(struct wg_peer *peer, uint64_t now, void *msg, size_t le
         mac(macs->mac1, peer->mac1_key, WG_KEY_LEN, msg, mac1_offset(len));
         memcpy(peer->last_mac1, macs->mac1, WG_MAC_LEN);
         peer->have_sent_mac1 = true;
-        if (peer->have_cookie && peer->cookie_birth + t->cookie_secret_max_age - t->cookie_secret_latency > now)
+        if (peer->have_cookie &&
+            peer->cookie_birth + t->cookie_secret_max_age - t->cookie_secret_latency > now)
                 mac(macs->mac2, peer->cookie, WG_COOKIE_LEN, msg, mac2_offset(len));
         else
                 memset(macs->mac2, 0, WG_MAC_LEN);
@@ -56,7 +58,8 @@ static void make_cookie(struct wg_device *dev, uint64_t now, const struct wg_end
 {
         struct blake2s_state s;
 
-        if (!dev->have_cookie_secret || dev->cookie_secret_birth + dev->timing.cookie_secret_max_age <= now) {
+        if (!dev->have_cookie_secret ||
+            dev->cookie_secret_birth + dev->timing.cookie_secret_max_age <= now) {
                 wg_rng_fill(dev->rng, dev->cookie_secret, sizeof(dev->cookie_secret));
                 dev->cookie_secret_birth = now;
                 dev->have_cookie_secret = true;
@@ -86,7 +89,8 @@ bool wg_cookie_check_mac2(struct wg_device *dev, uint64_t now, const void *msg, 
 }
 
 void wg_cookie_create_reply(struct wg_device *dev, uint64_t now, const void *msg, size_t len,
-                            uint32_t sender_index, const struct wg_endpoint *src, struct wg_msg_cookie *reply)
+                            uint32_t sender_index, const struct wg_endpoint *src,
+                            struct wg_msg_cookie *reply)
 {
         const uint8_t *mac1 = (const uint8_t *)msg + mac1_offset(len);
         uint8_t cookie[WG_COOKIE_LEN];
@@ -95,8 +99,8 @@ void wg_cookie_create_reply(struct wg_device *dev, uint64_t now, const void *msg
         reply->receiver_index = sender_index;
         wg_rng_fill(dev->rng, reply->nonce, sizeof(reply->nonce));
         make_cookie(dev, now, src, cookie);
-        crypto_aead_xchacha20poly1305_ietf_encrypt(reply->encrypted_cookie, NULL, cookie, sizeof(cookie), mac1,
-                                                   WG_MAC_LEN, NULL, reply->nonce, dev->cookie_key);
+        crypto_aead_xchacha20poly1305_ietf_encrypt(reply->encrypted_cookie, NULL, cookie, sizeof(cookie),
+                                                   mac1, WG_MAC_LEN, NULL, reply->nonce, dev->cookie_key);
         sodium_memzero(cookie, sizeof(cookie));
 }
 

@@ -169,7 +169,8 @@ void wg_index_replace(struct wg_device *dev, struct wg_index_entry *old, struct 
                       uint8_t kind);
 void wg_index_remove(struct wg_device *dev, struct wg_index_entry *entry);
 struct wg_index_entry *wg_index_lookup(const struct wg_device *dev, uint32_t index, uint8_t kinds);
-struct wg_peer *wg_device_lookup_peer(const struct wg_device *dev, const uint8_t public_key[static WG_KEY_LEN]);
+struct wg_peer *wg_device_lookup_peer(const struct wg_device *dev,
+                                      const uint8_t public_key[static WG_KEY_LEN]);
 void wg_keypair_free(struct wg_device *dev, struct wg_keypair *kp);
 void wg_peer_clear_keypairs(struct wg_peer *peer);
 void wg_handshake_clear(struct wg_peer *peer);
@@ -196,7 +197,8 @@ bool wg_cookie_check_mac1(const struct wg_device *dev, const void *msg, size_t l
 bool wg_cookie_check_mac2(struct wg_device *dev, uint64_t now, const void *msg, size_t len,
                           const struct wg_endpoint *src);
 void wg_cookie_create_reply(struct wg_device *dev, uint64_t now, const void *msg, size_t len,
-                            uint32_t sender_index, const struct wg_endpoint *src, struct wg_msg_cookie *reply);
+                            uint32_t sender_index, const struct wg_endpoint *src,
+                            struct wg_msg_cookie *reply);
 int wg_cookie_consume_reply(struct wg_device *dev, uint64_t now, const struct wg_msg_cookie *reply);
 
 /* packet.c */

@@ -230,7 +230,8 @@ static struct wg_peer **peer_bucket(const struct wg_device *dev, const uint8_t p
         return (struct wg_peer **)&dev->peer_buckets[h % WG_PEER_BUCKETS];
 }
 
-struct wg_peer *wg_device_lookup_peer(const struct wg_device *dev, const uint8_t public_key[static WG_KEY_LEN])
+struct wg_peer *wg_device_lookup_peer(const struct wg_device *dev,
+                                      const uint8_t public_key[static WG_KEY_LEN])
 {
         for (struct wg_peer *p = *peer_bucket(dev, public_key); p; p = p->hash_next)
                 if (sodium_memcmp(p->public_key, public_key, WG_KEY_LEN) == 0)

@@ -98,7 +98,8 @@ bool wg_device_get_public_key(const struct wg_device *dev, uint8_t key[static WG
 /* 0, -EEXIST (ret_peer = the existing one) or -ENOMEM. */
 int wg_device_add_peer(struct wg_device *dev, const uint8_t public_key[static WG_KEY_LEN],
                        struct wg_peer **ret_peer);
-struct wg_peer *wg_device_find_peer(const struct wg_device *dev, const uint8_t public_key[static WG_KEY_LEN]);
+struct wg_peer *wg_device_find_peer(const struct wg_device *dev,
+                                    const uint8_t public_key[static WG_KEY_LEN]);
 void wg_device_remove_peer(struct wg_device *dev, struct wg_peer *peer);
 void wg_device_remove_all_peers(struct wg_device *dev);
 /* Peers in the order they were added. */
@@ -129,15 +130,16 @@ struct wg_peer_stats {
 void wg_peer_get_stats(const struct wg_peer *peer, struct wg_peer_stats *stats);
 
 /* Input: a datagram from src.  Returns enum wg_action (never negative); drops are counted. */
-int wg_device_receive(struct wg_device *dev, uint64_t now, const struct wg_endpoint *src, const uint8_t *data,
-                      size_t len, struct wg_out *out);
+int wg_device_receive(struct wg_device *dev, uint64_t now, const struct wg_endpoint *src,
+                      const uint8_t *data, size_t len, struct wg_out *out);
 /*
  * Input: an IP packet from the TUN, routed by its destination through the allowed IPs.  Returns
  * WG_ACTION_SEND with the encrypted datagram, or WG_ACTION_NONE (staged until a handshake
  * completes, or dropped and counted).  packet may point at out->buf + WG_MSG_DATA_HEADER_LEN,
  * which saves a copy.  out->cap must hold len + padding + WG_DATA_OVERHEAD.
  */
-int wg_device_send(struct wg_device *dev, uint64_t now, const uint8_t *packet, size_t len, struct wg_out *out);
+int wg_device_send(struct wg_device *dev, uint64_t now, const uint8_t *packet, size_t len,
+                   struct wg_out *out);
 /* The same for a packet whose peer the caller chose. */
 int wg_peer_send(struct wg_peer *peer, uint64_t now, const uint8_t *packet, size_t len, struct wg_out *out);
 /* Start a handshake now (unless one was sent less than REKEY_TIMEOUT ago). */

@@ -32,7 +32,7 @@ static const char *const drop_reason_names[WG_DROP__MAX] = {
 
 const char *wg_drop_reason_to_string(enum wg_drop_reason reason)
 {
-        if ((unsigned)reason >= WG_DROP__MAX)
+        if ((unsigned)reason >= WG_DROP__MAX || !drop_reason_names[reason])
                 return "unknown";
         return drop_reason_names[reason];
 }

@@ -78,7 +78,7 @@ _Static_assert(sizeof(struct wg_msg_data_header) == WG_MSG_DATA_HEADER_LEN, "dat
  * stable and appear in logs and in tests.
  */
 enum wg_drop_reason {
-        WG_DROP_TOO_SHORT,
+        WG_DROP_TOO_SHORT = 1, /* non-zero: wg_message_classify() returns -reason */
         WG_DROP_BAD_TYPE,
         WG_DROP_BAD_LENGTH,
         WG_DROP_BAD_MAC1,

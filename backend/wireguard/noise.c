@@ -33,7 +33,8 @@ static void mix_hash(uint8_t hash[static 32], const void *data, size_t len)
 }
 
 /* The initial chaining key and hash for a handshake whose responder has public key pub. */
-static void handshake_init_state(uint8_t ck[static 32], uint8_t hash[static 32], const uint8_t pub[static 32])
+static void handshake_init_state(uint8_t ck[static 32], uint8_t hash[static 32],
+                                 const uint8_t pub[static 32])
 {
         blake2s(ck, 32, CONSTRUCTION, strlen(CONSTRUCTION), NULL, 0);
         hash2(hash, ck, 32, IDENTIFIER, strlen(IDENTIFIER));
@@ -41,7 +42,8 @@ static void handshake_init_state(uint8_t ck[static 32], uint8_t hash[static 32],
 }
 
 /* (ck, key) = KDF2(ck, DH(priv, pub)); fails on a low-order point. */
-static int mix_dh(uint8_t ck[static 32], uint8_t *key, const uint8_t priv[static 32], const uint8_t pub[static 32])
+static int mix_dh(uint8_t ck[static 32], uint8_t *key, const uint8_t priv[static 32],
+                  const uint8_t pub[static 32])
 {
         uint8_t shared[32];
 
@@ -107,7 +109,7 @@ void wg_noise_peer_keys_changed(struct wg_peer *peer)
         hash2(peer->mac1_key, label_mac1, 8, peer->public_key, 32);
         hash2(peer->cookie_key, label_cookie, 8, peer->public_key, 32);
         peer->static_static_valid =
-                dev->has_identity && curve25519(peer->static_static, dev->static_private, peer->public_key) == 0;
+            dev->has_identity && curve25519(peer->static_static, dev->static_private, peer->public_key) == 0;
         if (!peer->static_static_valid)
                 sodium_memzero(peer->static_static, sizeof(peer->static_static));
         /* A handshake in flight was computed with the old keys. */
@@ -161,7 +163,8 @@ out:
         return r;
 }
 
-struct wg_peer *wg_noise_consume_initiation(struct wg_device *dev, uint64_t now, const struct wg_msg_initiation *msg)
+struct wg_peer *wg_noise_consume_initiation(struct wg_device *dev, uint64_t now,
+                                            const struct wg_msg_initiation *msg)
 {
         uint8_t ck[32], hash[32], key[32], s[32], ts[WG_TIMESTAMP_LEN];
         struct wg_peer *peer = NULL;

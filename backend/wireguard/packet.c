@@ -140,7 +140,8 @@ void wg_peer_send_initiation(struct wg_peer *peer, uint64_t now, bool is_retry)
         wg_cookie_add_macs(peer, now, &msg, sizeof(msg));
         wg_timers_any_authenticated_packet_traversal(peer, now);
         wg_timers_any_authenticated_packet_sent(peer);
-        if (peer->has_endpoint && wg_device_queue_control(peer->dev, &msg, sizeof(msg), &peer->endpoint, peer))
+        if (peer->has_endpoint &&
+            wg_device_queue_control(peer->dev, &msg, sizeof(msg), &peer->endpoint, peer))
                 peer->tx_bytes += sizeof(msg);
         wg_timers_handshake_initiated(peer, now);
 }
@@ -238,7 +239,8 @@ static bool ip_packet_parse(const uint8_t *p, size_t len, size_t *ret_len, int *
         return false;
 }
 
-int wg_device_send(struct wg_device *dev, uint64_t now, const uint8_t *packet, size_t len, struct wg_out *out)
+int wg_device_send(struct wg_device *dev, uint64_t now, const uint8_t *packet, size_t len,
+                   struct wg_out *out)
 {
         const uint8_t *src, *dst;
         struct wg_peer *peer;
@@ -351,8 +353,8 @@ static int receive_response(struct wg_device *dev, uint64_t now, const struct wg
         return WG_ACTION_NONE;
 }
 
-static int receive_data(struct wg_device *dev, uint64_t now, const struct wg_endpoint *src, const uint8_t *data,
-                        size_t len, struct wg_out *out)
+static int receive_data(struct wg_device *dev, uint64_t now, const struct wg_endpoint *src,
+                        const uint8_t *data, size_t len, struct wg_out *out)
 {
         struct wg_msg_data_header hdr;
         struct wg_index_entry *entry;
@@ -386,7 +388,8 @@ static int receive_data(struct wg_device *dev, uint64_t now, const struct wg_end
                 wg_device_drop(dev, WG_DROP_BAD_AUTH_TAG);
                 return WG_ACTION_NONE;
         }
-        if (!wg_replay_check_and_update(&kp->replay, le64toh(hdr.counter), dev->timing.reject_after_messages)) {
+        if (!wg_replay_check_and_update(&kp->replay, le64toh(hdr.counter),
+                                        dev->timing.reject_after_messages)) {
                 wg_device_drop(dev, WG_DROP_REPLAYED_COUNTER);
                 return WG_ACTION_NONE;
         }
@@ -422,8 +425,8 @@ static int receive_data(struct wg_device *dev, uint64_t now, const struct wg_end
         return WG_ACTION_WRITE_TUN;
 }
 
-int wg_device_receive(struct wg_device *dev, uint64_t now, const struct wg_endpoint *src, const uint8_t *data,
-                      size_t len, struct wg_out *out)
+int wg_device_receive(struct wg_device *dev, uint64_t now, const struct wg_endpoint *src,
+                      const uint8_t *data, size_t len, struct wg_out *out)
 {
         int type;
 

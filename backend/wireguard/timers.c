@@ -13,7 +13,7 @@ void wg_timers_data_sent(struct wg_peer *peer, uint64_t now)
 
         if (!peer->timer_new_handshake)
                 peer->timer_new_handshake =
-                        now + t->keepalive_timeout + t->rekey_timeout + wg_device_jitter(peer->dev);
+                    now + t->keepalive_timeout + t->rekey_timeout + wg_device_jitter(peer->dev);
 }
 
 void wg_timers_data_received(struct wg_peer *peer, uint64_t now)
@@ -42,7 +42,8 @@ void wg_timers_any_authenticated_packet_traversal(struct wg_peer *peer, uint64_t
 
 void wg_timers_handshake_initiated(struct wg_peer *peer, uint64_t now)
 {
-        peer->timer_retransmit_handshake = now + peer->dev->timing.rekey_timeout + wg_device_jitter(peer->dev);
+        peer->timer_retransmit_handshake =
+            now + peer->dev->timing.rekey_timeout + wg_device_jitter(peer->dev);
 }
 
 void wg_timers_handshake_complete(struct wg_peer *peer, uint64_t now)
