@@ -400,6 +400,48 @@ fail:
         return r < 0 ? r : -EINVAL;
 }
 
+static const struct uapi_peer_change *find_change(const struct uapi_set *set,
+                                                  const uint8_t key[static WG_KEY_LEN])
+{
+        for (size_t i = 0; i < set->n_peers; i++)
+                if (!set->peers[i].remove && key_equal(set->peers[i].public_key, key))
+                        return &set->peers[i];
+        return NULL;
+}
+
+/*
+ * replace_peers leaves the device with exactly the listed peers, as the kernel does.  A peer that
+ * stays with the same preshared key keeps its session (wg setconf of an unchanged file must not
+ * force a handshake); everything else about it is reset to what the request says.
+ */
+static void replace_peers(struct wg_device *dev, const struct uapi_set *set)
+{
+        static const uint8_t zero[WG_KEY_LEN];
+        struct wg_peer *p = wg_device_first_peer(dev), *next;
+
+        for (; p; p = next) {
+                const struct uapi_peer_change *c = find_change(set, wg_peer_public_key(p));
+                uint8_t psk[WG_KEY_LEN];
+                bool same_psk;
+
+                next = wg_peer_next(p);
+                if (!c) {
+                        wg_device_remove_peer(dev, p);
+                        continue;
+                }
+                wg_peer_get_preshared_key(p, psk);
+                same_psk = key_equal(psk, c->has_preshared_key ? c->preshared_key : zero);
+                sodium_memzero(psk, sizeof(psk));
+                if (!same_psk) {
+                        wg_device_remove_peer(dev, p);
+                        continue;
+                }
+                wg_peer_clear_allowed_ips(p);
+                if (!c->has_persistent_keepalive)
+                        wg_peer_set_persistent_keepalive(p, 0, 0);
+        }
+}
+
 int uapi_apply(struct wg_device *dev, uint64_t now, const struct uapi_set *set)
 {
         uint8_t own_public[WG_KEY_LEN];
@@ -409,7 +451,7 @@ int uapi_apply(struct wg_device *dev, uint64_t now, const struct uapi_set *set)
         if (set->has_private_key)
                 wg_device_set_private_key(dev, set->private_key);
         if (set->replace_peers)
-                wg_device_remove_all_peers(dev);
+                replace_peers(dev, set);
         have_own = wg_device_get_public_key(dev, own_public);
         for (size_t i = 0; i < set->n_peers; i++) {
                 const struct uapi_peer_change *c = &set->peers[i];
