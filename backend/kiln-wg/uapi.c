@@ -321,7 +321,7 @@ int uapi_parse_request(const char *buf, size_t len, enum uapi_op *ret_op, struct
         struct uapi_peer_change *peer = NULL;
         const char *reason = "malformed request";
         const char *pos = buf, *end = buf + len;
-        enum uapi_op op;
+        enum uapi_op op = UAPI_OP_GET;
         bool first = true;
         int r = -EINVAL;
 

@@ -118,7 +118,8 @@ static bool stage(struct wg_peer *peer, const uint8_t *packet, size_t len)
                 wg_device_drop(peer->dev, WG_DROP_QUEUE_FULL);
                 return false;
         }
-        memcpy(s->data, packet, len);
+        if (len)
+                memcpy(s->data, packet, len);
         s->len = len;
         peer->staged_count++;
         return true;
