@@ -29,6 +29,11 @@ static void usage(FILE *f)
                    "A userspace WireGuard interface; configure it with wg(8) or wg-quick(8).\n");
 }
 
+static void log_engine(void *userdata, const char *message)
+{
+        kwg_log("%s", message);
+}
+
 static int setup(struct kwg *k, const char *name)
 {
         sigset_t mask;
@@ -71,6 +76,7 @@ static int setup(struct kwg *k, const char *name)
         if (!k->rx_buf || !k->tx_buf || !k->dev)
                 return -ENOMEM;
         wg_device_set_mtu(k->dev, DEFAULT_MTU);
+        wg_device_set_log(k->dev, log_engine, NULL);
         return 0;
 }
 

@@ -47,6 +47,15 @@ ns_exec b wg set "$IB" peer "$(pub a)" allowed-ips 10.78.0.1/32,fd78::/64
 ns_exec a ping -6 -c 3 -i 0.2 -W 2 -w 6 fd78::2 >/dev/null || fail "IPv6 ping through the tunnel"
 echo "ok - IPv6 inside the tunnel"
 
+# IPv6 outside: a moves its endpoint for b to b's IPv6 address on the veth.
+ns_exec a ip addr add fd79::1/64 dev veth-b nodad
+ns_exec b ip addr add fd79::2/64 dev veth-a nodad
+ns_exec a wg set "$IA" peer "$(pub b)" endpoint '[fd79::2]:51821'
+ping_ok a 10.78.0.2 || fail "ping over an IPv6 endpoint"
+ns_exec b wg show "$IB" endpoints | grep -q '\[fd79::1\]:51820' || fail "b did not roam to a's IPv6 address"
+ns_exec a wg set "$IA" peer "$(pub b)" endpoint 192.168.78.2:51821
+echo "ok - IPv6 endpoint, and b roamed to it"
+
 # showconf | setconf keeps the configuration and the session.
 ns_exec a wg set "$IA" fwmark 0x1234 peer "$(pub b)" persistent-keepalive 7
 ns_exec a wg showconf "$IA" >"$TEST_TMP/before.conf"
