@@ -574,9 +574,10 @@ void kiln_client_handle_gateway_packet(struct kiln_client *c, uint64_t now, cons
             (kiln_ip_addr_equal(&p.src, &g->ipv4) || kiln_ip_addr_equal(&p.src, &g->ipv6));
         if (from_gateway_dns) {
                 struct kiln_dns_origin o;
+                struct kiln_dns_upstream no_tcp_through_tunnel;
                 size_t n;
                 if (kiln_dns_stub_handle_reply(c->stub, now, &p.src, p.l4 + 8, p.l4_len - 8, c->dns,
-                                               sizeof(c->dns), &n, &o) == 0)
+                                               sizeof(c->dns), &n, &o, &no_tcp_through_tunnel) == 0)
                         dns_to_tun(c, &o, c->dns, n);
                 return;
         }
@@ -591,9 +592,19 @@ void kiln_client_handle_dns_reply(struct kiln_client *c, uint64_t now, const str
                                   const uint8_t *reply, size_t len)
 {
         struct kiln_dns_origin o;
+        struct kiln_dns_upstream up;
         size_t n;
-        if (kiln_dns_stub_handle_reply(c->stub, now, from, reply, len, c->dns, sizeof(c->dns), &n, &o) == 0)
+        int r =
+            kiln_dns_stub_handle_reply(c->stub, now, from, reply, len, c->dns, sizeof(c->dns), &n, &o, &up);
+        if (r == 0) {
                 dns_to_tun(c, &o, c->dns, n);
+        } else if (r == KILN_DNS_STUB_RETRY_TCP) {
+                struct kiln_client_action *a = emit(c, KILN_CLIENT_DNS_QUERY, c->dns, n);
+                if (a) {
+                        a->upstream = up;
+                        a->tcp = true;
+                }
+        }
 }
 
 void kiln_client_handle_timeout(struct kiln_client *c, uint64_t now)

@@ -30,8 +30,10 @@
  *                           handle_gateway_connected or handle_gateway_closed
  *   SEND_TO_GATEWAY         encrypt data/len for gateway_id (data packets and p2p control)
  *   CLOSE_GATEWAY           the gateway said GOODBYE: drop the connection to gateway_id
- *   DNS_QUERY               send data/len to upstream (UDP; if the reply is truncated resend
- *                           over TCP with kiln_dns_tcp_frame) and feed the reply to
+ *   DNS_QUERY               send data/len to upstream over UDP, or over TCP when tcp is set
+ *                           (frame with kiln_dns_tcp_frame, unframe the answer with
+ *                           kiln_dns_tcp_unframe; a truncated UDP reply comes back as such a
+ *                           TCP query); mark the socket with SO_MARK; feed the reply to
  *                           handle_dns_reply
  *   AUTHORIZATION_FAILED    tell the user layer: resource_id could not be reached, reason =
  *                           the portal's FailReason string
@@ -74,6 +76,7 @@ struct kiln_client_action {
         char gateway_id[KILN_ID_MAX + 1];
         struct kiln_ip_addr gateway_ipv4, gateway_ipv6; /* CONNECT_GATEWAY */
         struct kiln_dns_upstream upstream;              /* DNS_QUERY */
+        bool tcp;                                       /* DNS_QUERY */
         char reason[KILN_CLIENT_REASON_MAX + 1];        /* AUTHORIZATION_FAILED */
 };
 

@@ -16,7 +16,10 @@ struct name_record {
 
 struct pending {
         bool used;
-        bool site; /* answered by a gateway at its tunnel IP */
+        bool site;      /* answered by a gateway at its tunnel IP */
+        bool tcp;       /* already retried over TCP after a truncated UDP reply */
+        uint8_t *query; /* as sent (wire id), for the TCP retry */
+        size_t query_len;
         uint16_t wire_id, orig_id, orig_flags;
         struct kiln_dns_upstream upstream;
         struct kiln_dns_origin origin;
@@ -55,10 +58,18 @@ struct kiln_dns_stub *kiln_dns_stub_new(const struct kiln_resources *resources, 
         return s;
 }
 
+static void pending_release(struct pending *p)
+{
+        free(p->query);
+        memset(p, 0, sizeof(*p));
+}
+
 void kiln_dns_stub_free(struct kiln_dns_stub *s)
 {
         if (!s)
                 return;
+        for (size_t i = 0; i < KILN_DNS_STUB_MAX_PENDING; i++)
+                pending_release(&s->pending[i]);
         free(s->names);
         free(s);
 }
@@ -271,12 +282,15 @@ static int forward(struct kiln_dns_stub *s, uint64_t now, const struct kiln_dns_
         struct pending *slot = NULL;
         for (size_t i = 0; i < KILN_DNS_STUB_MAX_PENDING; i++) {
                 if (s->pending[i].used && s->pending[i].expires <= now)
-                        s->pending[i].used = false;
+                        pending_release(&s->pending[i]);
                 if (!s->pending[i].used && !slot)
                         slot = &s->pending[i];
         }
         if (!slot || len > cap)
                 return -ENOBUFS;
+        uint8_t *copy = malloc(len);
+        if (!copy)
+                return -ENOMEM;
         uint16_t id;
         bool clash;
         do {
@@ -295,10 +309,13 @@ static int forward(struct kiln_dns_stub *s, uint64_t now, const struct kiln_dns_
                 .origin = *origin,
                 .q = m->questions[0],
                 .expires = now + KILN_DNS_STUB_QUERY_TIMEOUT_NS,
+                .query = copy,
+                .query_len = len,
         };
         memcpy(out, query, len);
         out[0] = (uint8_t)(id >> 8);
         out[1] = (uint8_t)id;
+        memcpy(copy, out, len);
         ret->len = len;
         ret->forward_id = id;
         if (site) {
@@ -392,7 +409,8 @@ int kiln_dns_stub_handle_query(struct kiln_dns_stub *s, uint64_t now, const stru
 
 int kiln_dns_stub_handle_reply(struct kiln_dns_stub *s, uint64_t now, const struct kiln_ip_addr *from,
                                const uint8_t *reply, size_t len, uint8_t *out, size_t cap, size_t *ret_len,
-                               struct kiln_dns_origin *ret_origin)
+                               struct kiln_dns_origin *ret_origin,
+                               struct kiln_dns_upstream *ret_tcp_upstream)
 {
         struct kiln_dns_message *const mp = &s->msg;
 
@@ -410,6 +428,17 @@ int kiln_dns_stub_handle_reply(struct kiln_dns_stub *s, uint64_t now, const stru
                 if (!from_ok || !kiln_dns_name_equal(p->q.name, mp->questions[0].name) ||
                     p->q.qtype != mp->questions[0].qtype)
                         return -ENOENT;
+                if ((mp->flags & KILN_DNS_FLAG_TC) && !p->site && !p->tcp) {
+                        /* Truncated over UDP: ask the same upstream again over TCP. */
+                        if (p->query_len > cap)
+                                return -ENOBUFS;
+                        memcpy(out, p->query, p->query_len);
+                        *ret_len = p->query_len;
+                        *ret_tcp_upstream = p->upstream;
+                        p->tcp = true;
+                        p->expires = now + KILN_DNS_STUB_QUERY_TIMEOUT_NS;
+                        return KILN_DNS_STUB_RETRY_TCP;
+                }
                 if (len > cap)
                         return -ENOBUFS;
                 memcpy(out, reply, len);
@@ -417,7 +446,7 @@ int kiln_dns_stub_handle_reply(struct kiln_dns_stub *s, uint64_t now, const stru
                 out[1] = (uint8_t)p->orig_id;
                 *ret_len = len;
                 *ret_origin = p->origin;
-                p->used = false;
+                pending_release(p);
                 return 0;
         }
         return -ENOENT;
@@ -436,11 +465,12 @@ int kiln_dns_stub_poll_expired(struct kiln_dns_stub *s, uint64_t now, uint8_t *o
                 kiln_dns_builder_init(&b, out, cap, p->orig_id, flags);
                 kiln_dns_add_question(&b, p->q.name, p->q.qtype, p->q.qclass);
                 ssize_t len = kiln_dns_builder_finish(&b);
-                p->used = false;
+                struct kiln_dns_origin origin = p->origin;
+                pending_release(p);
                 if (len < 0)
                         return (int)len;
                 *ret_len = (size_t)len;
-                *ret_origin = p->origin;
+                *ret_origin = origin;
                 return 0;
         }
         return -EAGAIN;

@@ -6,8 +6,10 @@
  *   ANSWER        the reply is in the caller's buffer (resource A/AAAA with 4+4 stable proxy
  *                 IPs and TTL 1 s, empty HTTPS for resources, PTR of proxy IPs, NXDOMAIN for
  *                 use-application-dns.net, SERVFAIL when the sentinel has no upstream);
- *   FORWARD       send the buffer (same query, fresh id) to result.upstream over UDP, or over
- *                 TCP with kiln_dns_tcp_frame(); pass the reply to kiln_dns_stub_handle_reply();
+ *   FORWARD       send the buffer (same query, fresh id) to result.upstream over UDP and pass
+ *                 the reply to kiln_dns_stub_handle_reply(); a truncated reply makes that
+ *                 return KILN_DNS_STUB_RETRY_TCP with the query to send again over TCP (frame
+ *                 it with kiln_dns_tcp_frame(), unframe the answer, pass it in the same way);
  *   FORWARD_SITE  SRV/TXT for a resource name: the spec sends these through the tunnel to the
  *                 resource's gateway at its tunnel IP port 53535 (result.resource_id says which);
  *                 the buffer holds the query with a fresh id, the reply also goes to
@@ -81,12 +83,16 @@ int kiln_dns_stub_handle_query(struct kiln_dns_stub *s, uint64_t now_ns,
                                const struct kiln_dns_origin *origin, const uint8_t *query, size_t len,
                                uint8_t *out, size_t cap, struct kiln_dns_stub_result *ret);
 
-/* An upstream's (or a gateway's) reply: matched by id, source and question; the original id
- * is restored into out.  -ENOENT for unknown/expired/spoofed replies (dropped), -EBADMSG for
- * garbage. */
+#define KILN_DNS_STUB_RETRY_TCP 1
+
+/* An upstream's (or a gateway's) reply: matched by id, source and question.  Returns 0 with
+ * the reply (original id restored) in out for *ret_origin; KILN_DNS_STUB_RETRY_TCP with the
+ * query in out to resend over TCP to *ret_tcp_upstream (the UDP reply was truncated);
+ * -ENOENT for unknown/expired/spoofed replies (dropped), -EBADMSG for garbage. */
 int kiln_dns_stub_handle_reply(struct kiln_dns_stub *s, uint64_t now_ns, const struct kiln_ip_addr *from,
                                const uint8_t *reply, size_t len, uint8_t *out, size_t cap, size_t *ret_len,
-                               struct kiln_dns_origin *ret_origin);
+                               struct kiln_dns_origin *ret_origin,
+                               struct kiln_dns_upstream *ret_tcp_upstream);
 
 /* Forwarded queries whose time is up get a SERVFAIL for their origin: one per call, -EAGAIN
  * when none is due. */

@@ -378,3 +378,56 @@ bool kiln_filters_allow(const struct kiln_filter *filters, unsigned n, const str
         }
         return false;
 }
+
+static void add_route(struct kiln_ip_prefix *out, size_t cap, size_t *n, const struct kiln_ip_addr *net,
+                      unsigned prefix)
+{
+        if (*n < cap) {
+                out[*n].net = *net;
+                out[*n].prefix = prefix;
+        }
+        (*n)++;
+}
+
+static const struct range *const fixed_ranges[] = { &tunnel_v4, &tunnel_v6,   &proxy_v4,
+                                                    &proxy_v6,  &sentinel_v4, &sentinel_v6 };
+
+/* A CIDR resource whose network an earlier resource or a fixed range already routes. */
+static bool route_seen(const struct kiln_resources *t, size_t i)
+{
+        const struct kiln_resource *r = &t->v[i].r;
+        for (size_t k = 0; k < sizeof(fixed_ranges) / sizeof(fixed_ranges[0]); k++)
+                if (fixed_ranges[k]->prefix == r->prefix && fixed_ranges[k]->family == r->net.family &&
+                    memcmp(fixed_ranges[k]->bytes, r->net.bytes, 16) == 0)
+                        return true;
+        for (size_t j = 0; j < i; j++) {
+                const struct kiln_resource *o = &t->v[j].r;
+                if (o->type == KILN_RESOURCE_CIDR && o->prefix == r->prefix &&
+                    kiln_ip_addr_equal(&o->net, &r->net))
+                        return true;
+        }
+        return false;
+}
+
+size_t kiln_resources_routes(const struct kiln_resources *t, struct kiln_ip_prefix *out, size_t cap)
+{
+        size_t n = 0;
+        for (size_t i = 0; i < sizeof(fixed_ranges) / sizeof(fixed_ranges[0]); i++) {
+                struct kiln_ip_addr net = { .family = fixed_ranges[i]->family };
+                memcpy(net.bytes, fixed_ranges[i]->bytes, 16);
+                add_route(out, cap, &n, &net, fixed_ranges[i]->prefix);
+        }
+        bool internet = false;
+        for (size_t i = 0; i < t->n; i++) {
+                const struct kiln_resource *r = &t->v[i].r;
+                if (r->type == KILN_RESOURCE_CIDR && !route_seen(t, i))
+                        add_route(out, cap, &n, &r->net, r->prefix);
+                internet |= r->type == KILN_RESOURCE_INTERNET;
+        }
+        if (internet && t->internet_enabled) {
+                struct kiln_ip_addr any4 = { .family = 4 }, any6 = { .family = 6 };
+                add_route(out, cap, &n, &any4, 0);
+                add_route(out, cap, &n, &any6, 0);
+        }
+        return n;
+}

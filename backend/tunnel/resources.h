@@ -94,6 +94,16 @@ void kiln_resources_clear_gateway(struct kiln_resources *t, const char *gateway_
  * list. */
 bool kiln_filters_allow(const struct kiln_filter *filters, unsigned n, const struct kiln_packet *p);
 
+struct kiln_ip_prefix {
+        struct kiln_ip_addr net;
+        unsigned prefix;
+};
+
+/* The client's TUN routes (spec §6.1): every CIDR resource, the tunnel, proxy and sentinel
+ * ranges, and 0.0.0.0/0 + ::/0 while the Internet resource is enabled; duplicates once.
+ * Returns how many there are (possibly more than cap; only cap are written). */
+size_t kiln_resources_routes(const struct kiln_resources *t, struct kiln_ip_prefix *out, size_t cap);
+
 /* Address plan (spec §6.1). */
 bool kiln_addr_is_tunnel(const struct kiln_ip_addr *a);
 bool kiln_addr_is_proxy(const struct kiln_ip_addr *a); /* proxy range, sentinels excluded */

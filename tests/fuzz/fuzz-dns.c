@@ -40,7 +40,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 abort(); /* our own answers always parse */
         size_t n;
         struct kiln_dns_origin back;
-        (void)kiln_dns_stub_handle_reply(stub, 0, &up.addr, data, size, out, sizeof(out), &n, &back);
+        struct kiln_dns_upstream retry_up;
+        (void)kiln_dns_stub_handle_reply(stub, 0, &up.addr, data, size, out, sizeof(out), &n, &back,
+                                         &retry_up);
         kiln_dns_stub_free(stub);
         kiln_resources_free(res);
         return 0;

@@ -361,6 +361,24 @@ static void test_dns_forward(struct fixture *f, gconstpointer data)
         g_assert_cmpint(p.dport, ==, 7777);
         g_assert_cmpint(p.l4[8] << 8 | p.l4[9], ==, 0x1010);
 
+        /* a truncated UDP answer turns into the same query over TCP */
+        kiln_client_handle_tun_packet(f->c, 2 * SEC, pkt, (size_t)n);
+        g_assert_cmpuint(drain(f), ==, 1);
+        fw = g_bytes_get_data(action(f, 0)->data, &len);
+        uint8_t sent[256];
+        memcpy(sent, fw, len);
+        memcpy(reply, fw, len);
+        reply[2] |= 0x82; /* QR, TC */
+        kiln_client_handle_dns_reply(f->c, 2 * SEC, &up, reply, len);
+        g_assert_cmpuint(drain(f), ==, 1);
+        g_assert_cmpint(action(f, 0)->a.type, ==, KILN_CLIENT_DNS_QUERY);
+        g_assert_true(action(f, 0)->a.tcp);
+        g_assert_cmpmem(g_bytes_get_data(action(f, 0)->data, NULL), len, sent, len);
+        reply[2] &= (uint8_t)~0x02;
+        kiln_client_handle_dns_reply(f->c, 3 * SEC, &up, reply, len);
+        g_assert_cmpuint(drain(f), ==, 1);
+        g_assert_cmpint(action(f, 0)->a.type, ==, KILN_CLIENT_WRITE_TUN);
+
         /* unanswered: SERVFAIL at the timeout */
         kiln_client_handle_tun_packet(f->c, 10 * SEC, pkt, (size_t)n);
         drain(f);

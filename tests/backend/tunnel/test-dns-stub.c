@@ -164,21 +164,54 @@ static void test_forward(struct fixture *f, gconstpointer data)
         uint8_t back[512];
         size_t back_len;
         struct kiln_dns_origin o;
+        struct kiln_dns_upstream retry;
         struct kiln_ip_addr spoof = ip("192.0.2.99");
         g_assert_cmpint(kiln_dns_stub_handle_reply(f->stub, 10 * SEC, &spoof, reply, rl, back, sizeof(back),
-                                                   &back_len, &o),
+                                                   &back_len, &o, &retry),
                         ==, -ENOENT);
-        g_assert_cmpint(
-            kiln_dns_stub_handle_reply(f->stub, 10 * SEC, &up, reply, rl, back, sizeof(back), &back_len, &o),
-            ==, 0);
+        g_assert_cmpint(kiln_dns_stub_handle_reply(f->stub, 10 * SEC, &up, reply, rl, back, sizeof(back),
+                                                   &back_len, &o, &retry),
+                        ==, 0);
         g_assert_cmpuint(back_len, ==, rl);
         g_assert_cmpint(back[0] << 8 | back[1], ==, 0x7777);
         g_assert_true(kiln_ip_addr_equal(&o.client, &f->origin.client));
         g_assert_cmpint(o.client_port, ==, 40000);
         /* only once */
+        g_assert_cmpint(kiln_dns_stub_handle_reply(f->stub, 10 * SEC, &up, reply, rl, back, sizeof(back),
+                                                   &back_len, &o, &retry),
+                        ==, -ENOENT);
+}
+
+static void test_truncated_retry_tcp(struct fixture *f, gconstpointer data)
+{
+        struct kiln_dns_stub_result r;
+        ask(f, 0, "big.example.org", KILN_DNS_TYPE_TXT, &r);
+        g_assert_cmpint(r.verdict, ==, KILN_DNS_STUB_FORWARD);
+        uint8_t sent[512];
+        memcpy(sent, f->out, r.len);
+        size_t sent_len = r.len;
+
+        uint8_t reply[512], back[512];
+        struct kiln_dns_builder b;
+        kiln_dns_builder_init(&b, reply, sizeof(reply), r.forward_id, KILN_DNS_FLAG_QR | KILN_DNS_FLAG_TC);
+        kiln_dns_add_question(&b, "big.example.org", KILN_DNS_TYPE_TXT, KILN_DNS_CLASS_IN);
+        size_t rl = (size_t)kiln_dns_builder_finish(&b);
+        size_t n;
+        struct kiln_dns_origin o;
+        struct kiln_dns_upstream up;
+        struct kiln_ip_addr from = ip("192.0.2.53");
         g_assert_cmpint(
-            kiln_dns_stub_handle_reply(f->stub, 10 * SEC, &up, reply, rl, back, sizeof(back), &back_len, &o),
-            ==, -ENOENT);
+            kiln_dns_stub_handle_reply(f->stub, 1 * SEC, &from, reply, rl, back, sizeof(back), &n, &o, &up),
+            ==, KILN_DNS_STUB_RETRY_TCP);
+        g_assert_cmpmem(back, n, sent, sent_len); /* the same query, for TCP */
+        g_assert_true(kiln_ip_addr_equal(&up.addr, &from));
+
+        /* The TCP answer (also with TC, which no longer matters) completes the query. */
+        g_assert_cmpint(
+            kiln_dns_stub_handle_reply(f->stub, 2 * SEC, &from, reply, rl, back, sizeof(back), &n, &o, &up),
+            ==, 0);
+        g_assert_cmpint(back[0] << 8 | back[1], ==, 0x4242);
+        g_assert_cmpint(o.client_port, ==, 40000);
 }
 
 static void test_timeout_and_no_upstream(struct fixture *f, gconstpointer data)
@@ -220,6 +253,7 @@ int main(int argc, char **argv)
         ADD("/tunnel/dns-stub/resource-a-aaaa", test_resource_a_aaaa);
         ADD("/tunnel/dns-stub/ptr-https-misc", test_ptr_https_misc);
         ADD("/tunnel/dns-stub/forward", test_forward);
+        ADD("/tunnel/dns-stub/truncated-retry-tcp", test_truncated_retry_tcp);
         ADD("/tunnel/dns-stub/timeout-and-no-upstream", test_timeout_and_no_upstream);
         ADD("/tunnel/dns-stub/garbage", test_garbage);
         return g_test_run();

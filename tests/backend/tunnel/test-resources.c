@@ -161,6 +161,36 @@ static void test_address_plan(void)
         g_assert_true(kiln_addr_is_tunnel(&a));
 }
 
+static void test_routes(void)
+{
+        struct kiln_resources *t = kiln_resources_new();
+        struct kiln_ip_prefix out[16];
+        g_assert_cmpuint(kiln_resources_routes(t, out, 16), ==, 6);
+        struct kiln_resource r = res("a", KILN_RESOURCE_CIDR, "10.0.0.0/8");
+        kiln_resources_upsert(t, &r);
+        r = res("b", KILN_RESOURCE_CIDR, "10.0.0.0/8"); /* same network: one route */
+        kiln_resources_upsert(t, &r);
+        r = res("c", KILN_RESOURCE_CIDR, "fd10::/64");
+        kiln_resources_upsert(t, &r);
+        r = res("d", KILN_RESOURCE_DNS, "x.example");
+        kiln_resources_upsert(t, &r);
+        r = res("net", KILN_RESOURCE_INTERNET, "");
+        kiln_resources_upsert(t, &r);
+        g_assert_cmpuint(kiln_resources_routes(t, out, 16), ==, 8);
+        g_assert_cmpuint(out[6].prefix, ==, 8);
+        g_assert_cmpuint(out[7].prefix, ==, 64);
+        kiln_resources_set_internet_enabled(t, true);
+        g_assert_cmpuint(kiln_resources_routes(t, out, 16), ==, 10);
+        g_assert_cmpuint(out[8].prefix, ==, 0);
+        g_assert_cmpint(out[8].net.family, ==, 4);
+        g_assert_cmpint(out[9].net.family, ==, 6);
+        g_assert_cmpuint(kiln_resources_routes(t, out, 3), ==, 10); /* count even when cut */
+        char buf[64];
+        g_assert_cmpstr(kiln_ip_addr_format(&out[0].net, buf, sizeof(buf)), ==, "100.64.0.0");
+        g_assert_cmpuint(out[0].prefix, ==, 11);
+        kiln_resources_free(t);
+}
+
 int main(int argc, char **argv)
 {
         g_test_init(&argc, &argv, NULL);
@@ -168,5 +198,6 @@ int main(int argc, char **argv)
         g_test_add_func("/tunnel/resources/lookup", test_lookup);
         g_test_add_func("/tunnel/resources/filters", test_filters);
         g_test_add_func("/tunnel/resources/address-plan", test_address_plan);
+        g_test_add_func("/tunnel/resources/routes", test_routes);
         return g_test_run();
 }
