@@ -8,11 +8,13 @@
  *   platform-helper resolvconf FILE BACKUP STATEDIR deactivate|recover
  *   platform-helper resolved BUS_ADDRESS IFNAME activate [--search D] SERVER...
  *   platform-helper resolved BUS_ADDRESS IFNAME revert|available
+ *   platform-helper forwarding TUN            (sets up, prints "ready", tears down on SIGTERM)
  * Exit status 0 on success; errors on stderr.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <net/if.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +23,7 @@
 
 #include "backend/platform/dns-resolvconf.h"
 #include "backend/platform/dns-resolved.h"
+#include "backend/platform/forwarding.h"
 #include "backend/platform/routes.h"
 
 static int die(const char *what, int r)
@@ -172,6 +175,28 @@ static int resolved_cmd(int argc, char **argv)
         return 0;
 }
 
+static int forwarding_cmd(const char *tun)
+{
+        g_autoptr(GError) error = NULL;
+        sigset_t set;
+        int sig;
+        sigemptyset(&set);
+        sigaddset(&set, SIGTERM);
+        sigaddset(&set, SIGINT);
+        sigprocmask(SIG_BLOCK, &set, NULL);
+        KilnForwarding *f = kiln_forwarding_setup(tun, &error);
+        if (!f) {
+                fprintf(stderr, "platform-helper: forwarding: %s\n", error->message);
+                return 1;
+        }
+        printf("ready ipv6=%d\n", kiln_forwarding_has_ipv6(f));
+        fflush(stdout);
+        sigwait(&set, &sig);
+        kiln_forwarding_teardown(f);
+        printf("stopped\n");
+        return 0;
+}
+
 int main(int argc, char **argv)
 {
         if (argc >= 2 && !strcmp(argv[1], "routes"))
@@ -180,6 +205,8 @@ int main(int argc, char **argv)
                 return source_cmd(argc - 2, argv + 2);
         if (argc >= 2 && !strcmp(argv[1], "resolvconf"))
                 return resolvconf_cmd(argc - 2, argv + 2);
+        if (argc == 3 && !strcmp(argv[1], "forwarding"))
+                return forwarding_cmd(argv[2]);
         if (argc >= 2 && !strcmp(argv[1], "resolved"))
                 return resolved_cmd(argc - 2, argv + 2);
         fprintf(stderr, "usage: see the comment at the top of platform-helper.c\n");

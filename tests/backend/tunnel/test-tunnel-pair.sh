@@ -2,7 +2,7 @@
 # Client and gateway state machines against the Linux stack (tunnel-pair-harness.c): curl in
 # the client namespace reaches an HTTP server behind the gateway by a DNS resource name (proxy
 # IP → ASSIGNED_IPS → the gateway resolves and NATs) and by a CIDR resource (forwarded
-# unchanged, masqueraded by the gateway's kernel); a port outside the filters fails fast with
+# unchanged, masqueraded by the gateway's kernel as backend/platform/forwarding.c set it up); a port outside the filters fails fast with
 # ICMP "administratively prohibited".  WireGuard and the portal are replaced by the harness.
 . "$KILN_SOURCE_ROOT/tests/support/netns.sh"
 require_root
@@ -24,8 +24,8 @@ ns_exec gw ip tuntap add dev tun-gw mode tun
 ns_exec gw ip addr add 100.64.0.1/32 dev tun-gw
 ns_exec gw ip link set tun-gw up mtu 1280
 ns_exec gw ip route add 100.64.0.0/11 dev tun-gw
-ns_exec gw sysctl -qw net.ipv4.ip_forward=1
-ns_exec gw iptables -t nat -A POSTROUTING -s 100.64.0.0/11 -o veth-res -j MASQUERADE
+bg_start gw forwarding "$KILN_BUILD_ROOT/tests/backend/platform/platform-helper" forwarding tun-gw
+wait_for 10 "grep -q ready $TEST_TMP/forwarding.log" || fail "gateway forwarding setup failed"
 echo "10.30.0.80 app.corp.example" >"/etc/netns/$(ns_name gw)/hosts"
 echo "nameserver 100.100.111.1" >"/etc/netns/$(ns_name c)/resolv.conf"
 
