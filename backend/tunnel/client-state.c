@@ -347,6 +347,8 @@ static void handle_dns_query(struct kiln_client *c, uint64_t now, const struct k
         case KILN_DNS_STUB_DROP:
                 break;
         }
+        if (kiln_dns_stub_take_records_changed(c->stub))
+                emit(c, KILN_CLIENT_DNS_RECORDS_CHANGED, NULL, 0);
 }
 
 /* Steps 4–8 of spec §6.3 for a packet that is not DNS. */
@@ -647,6 +649,11 @@ void kiln_client_set_internet_enabled(struct kiln_client *c, bool enabled)
 const struct kiln_resources *kiln_client_resources(const struct kiln_client *c)
 {
         return c->resources;
+}
+
+struct kiln_dns_stub *kiln_client_dns_stub(struct kiln_client *c)
+{
+        return c->stub;
 }
 
 int kiln_client_set_upstreams(struct kiln_client *c, const struct kiln_dns_upstream *u, size_t n)

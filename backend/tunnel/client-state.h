@@ -38,6 +38,9 @@
  *   AUTHORIZATION_FAILED    tell the user layer: resource_id could not be reached, reason =
  *                           the portal's FailReason string
  *   DOMAIN_INACTIVE         the gateway could not resolve/NAT domain of resource_id
+ *   DNS_RECORDS_CHANGED     a name got proxy IPs: persist kiln_client_dns_stub()'s record list
+ *                           (kiln_dns_stub_n_records/_record) and seed it back after a
+ *                           restart with kiln_dns_stub_seed_records, so proxy IPs stay stable
  * The data of an action stays valid until the next kiln_client_poll_action() or _free().
  */
 #pragma once
@@ -66,6 +69,7 @@ enum kiln_client_action_type {
         KILN_CLIENT_DNS_QUERY,
         KILN_CLIENT_AUTHORIZATION_FAILED,
         KILN_CLIENT_DOMAIN_INACTIVE,
+        KILN_CLIENT_DNS_RECORDS_CHANGED,
 };
 
 struct kiln_client_action {
@@ -99,6 +103,7 @@ int kiln_client_upsert_resource(struct kiln_client *c, const struct kiln_resourc
 int kiln_client_remove_resource(struct kiln_client *c, const char *resource_id);
 void kiln_client_set_internet_enabled(struct kiln_client *c, bool enabled);
 const struct kiln_resources *kiln_client_resources(const struct kiln_client *c);
+struct kiln_dns_stub *kiln_client_dns_stub(struct kiln_client *c);
 int kiln_client_set_upstreams(struct kiln_client *c, const struct kiln_dns_upstream *u, size_t n);
 
 void kiln_client_handle_tun_packet(struct kiln_client *c, uint64_t now, const uint8_t *pkt, size_t len);

@@ -36,6 +36,7 @@ struct kiln_dns_stub {
         size_t n_names, cap_names;
         struct pending pending[KILN_DNS_STUB_MAX_PENDING];
         struct kiln_dns_message msg; /* scratch for parsing; large */
+        bool records_changed;
 };
 
 static uint64_t next_random(struct kiln_dns_stub *s)
@@ -191,6 +192,7 @@ static struct name_record *record_for(struct kiln_dns_stub *s, const char *fqdn,
         memset(r, 0, sizeof(*r));
         strcpy(r->fqdn, name);
         *ret_index = s->n_names++;
+        s->records_changed = true;
         return r;
 }
 
@@ -483,4 +485,45 @@ uint64_t kiln_dns_stub_next_timeout(const struct kiln_dns_stub *s)
                 if (s->pending[i].used && s->pending[i].expires < t)
                         t = s->pending[i].expires;
         return t;
+}
+
+size_t kiln_dns_stub_n_records(const struct kiln_dns_stub *s)
+{
+        return s->n_names;
+}
+
+const char *kiln_dns_stub_record(const struct kiln_dns_stub *s, size_t i)
+{
+        return i < s->n_names ? s->names[i].fqdn : NULL;
+}
+
+int kiln_dns_stub_seed_records(struct kiln_dns_stub *s, const char *const *fqdns, size_t n)
+{
+        size_t idx;
+        if (s->n_names)
+                return -EBUSY;
+        if (n > KILN_DNS_STUB_MAX_NAMES)
+                return -E2BIG;
+        for (size_t i = 0; i < n; i++) {
+                size_t len = strlen(fqdns[i]);
+                if (len == 0 || len > KILN_DNS_NAME_MAX || !kiln_dns_pattern_valid(fqdns[i]) ||
+                    strpbrk(fqdns[i], "*?"))
+                        return -EINVAL;
+        }
+        for (size_t i = 0; i < n; i++) {
+                /* A duplicate keeps its first block; the list is still applied in order. */
+                if (!record_for(s, fqdns[i], true, &idx)) {
+                        s->n_names = 0;
+                        return -ENOMEM;
+                }
+        }
+        s->records_changed = false;
+        return 0;
+}
+
+bool kiln_dns_stub_take_records_changed(struct kiln_dns_stub *s)
+{
+        bool changed = s->records_changed;
+        s->records_changed = false;
+        return changed;
 }

@@ -104,6 +104,15 @@ uint64_t kiln_dns_stub_next_timeout(const struct kiln_dns_stub *s);
 /* The FQDN and resource a proxy IP was handed out for; false if it never was. */
 bool kiln_dns_stub_proxy_lookup(const struct kiln_dns_stub *s, const struct kiln_ip_addr *proxy,
                                 const char **ret_fqdn, const char **ret_resource_id);
+/* Proxy IPs survive restarts (spec §6.2): name i of this list always owns the i-th block of
+ * 4 + 4 addresses.  Export the list when kiln_dns_stub_take_records_changed() says so and
+ * seed a new stub with it before its first query.  Seeding fails with -EBUSY once names exist,
+ * -EINVAL for a bad name (nothing seeded then). */
+size_t kiln_dns_stub_n_records(const struct kiln_dns_stub *s);
+const char *kiln_dns_stub_record(const struct kiln_dns_stub *s, size_t i);
+int kiln_dns_stub_seed_records(struct kiln_dns_stub *s, const char *const *fqdns, size_t n);
+bool kiln_dns_stub_take_records_changed(struct kiln_dns_stub *s);
+
 /* The 4 v4 + 4 v6 proxy IPs of a name (allocated on first use); returns how many, in
  * address order v4 then v6, limited by the resource's ip_stack. */
 unsigned kiln_dns_stub_proxy_ips(struct kiln_dns_stub *s, const char *fqdn, const struct kiln_resource *r,

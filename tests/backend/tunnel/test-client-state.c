@@ -253,8 +253,10 @@ static void test_dns_resource_flow(struct fixture *f, gconstpointer data)
                                       .payload_len = ql };
         ssize_t n = kiln_packet_build(&s, pkt, sizeof(pkt));
         kiln_client_handle_tun_packet(f->c, 0, pkt, (size_t)n);
-        g_assert_cmpuint(drain(f), ==, 1);
+        g_assert_cmpuint(drain(f), ==, 2);
         g_assert_cmpint(action(f, 0)->a.type, ==, KILN_CLIENT_WRITE_TUN);
+        g_assert_cmpint(action(f, 1)->a.type, ==, KILN_CLIENT_DNS_RECORDS_CHANGED);
+        g_assert_cmpstr(kiln_dns_stub_record(kiln_client_dns_stub(f->c), 0), ==, "app.corp.example");
         gsize len;
         const uint8_t *d = g_bytes_get_data(action(f, 0)->data, &len);
         struct kiln_packet p;

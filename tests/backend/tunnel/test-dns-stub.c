@@ -236,6 +236,41 @@ static void test_timeout_and_no_upstream(struct fixture *f, gconstpointer data)
         g_assert_cmpint(kiln_dns_rcode(&f->m), ==, KILN_DNS_RCODE_SERVFAIL);
 }
 
+static void test_records_persist(struct fixture *f, gconstpointer data)
+{
+        struct kiln_dns_stub_result r;
+        ask(f, 0, "one.corp.example", KILN_DNS_TYPE_A, &r);
+        ask(f, 0, "two.corp.example", KILN_DNS_TYPE_A, &r);
+        uint8_t two[4];
+        memcpy(two, f->m.answers[0].addr, 4);
+        g_assert_true(kiln_dns_stub_take_records_changed(f->stub));
+        g_assert_false(kiln_dns_stub_take_records_changed(f->stub));
+        ask(f, 0, "two.corp.example", KILN_DNS_TYPE_A, &r);
+        g_assert_false(kiln_dns_stub_take_records_changed(f->stub)); /* nothing new */
+        g_assert_cmpuint(kiln_dns_stub_n_records(f->stub), ==, 2);
+        g_autofree char *s0 = g_strdup(kiln_dns_stub_record(f->stub, 0));
+        g_autofree char *s1 = g_strdup(kiln_dns_stub_record(f->stub, 1));
+        const char *saved[] = { s0, s1 };
+        g_assert_cmpstr(s1, ==, "two.corp.example");
+        g_assert_null(kiln_dns_stub_record(f->stub, 2));
+
+        /* "restart": a new stub seeded with the list hands out the same addresses */
+        struct kiln_dns_stub *again = kiln_dns_stub_new(f->res, 99);
+        g_assert_cmpint(kiln_dns_stub_seed_records(again, saved, 2), ==, 0);
+        kiln_dns_stub_free(f->stub);
+        f->stub = again;
+        struct kiln_dns_upstream up = { .addr = ip("192.0.2.53"), .port = 53 };
+        kiln_dns_stub_set_upstreams(f->stub, &up, 1);
+        ask(f, 0, "two.corp.example", KILN_DNS_TYPE_A, &r);
+        g_assert_cmpmem(f->m.answers[0].addr, 4, two, 4);
+        g_assert_cmpint(kiln_dns_stub_seed_records(again, saved, 2), ==, -EBUSY);
+        struct kiln_dns_stub *bad = kiln_dns_stub_new(f->res, 1);
+        const char *wild[] = { "*.corp.example" };
+        g_assert_cmpint(kiln_dns_stub_seed_records(bad, wild, 1), ==, -EINVAL);
+        g_assert_cmpuint(kiln_dns_stub_n_records(bad), ==, 0);
+        kiln_dns_stub_free(bad);
+}
+
 static void test_garbage(struct fixture *f, gconstpointer data)
 {
         struct kiln_dns_stub_result r;
@@ -255,6 +290,7 @@ int main(int argc, char **argv)
         ADD("/tunnel/dns-stub/forward", test_forward);
         ADD("/tunnel/dns-stub/truncated-retry-tcp", test_truncated_retry_tcp);
         ADD("/tunnel/dns-stub/timeout-and-no-upstream", test_timeout_and_no_upstream);
+        ADD("/tunnel/dns-stub/records-persist", test_records_persist);
         ADD("/tunnel/dns-stub/garbage", test_garbage);
         return g_test_run();
 }
