@@ -109,8 +109,10 @@ static int do_recv(int argc, char **argv)
 
                         /* datagrams of one receive share their slot in the batch */
                         for (int k = 0; k < n; k++)
-                                if (k != i && (d->data - batch.data) / (IO_BATCH_BYTES / UDP_RECV_MESSAGES) ==
-                                                      (batch.pkt[k].data - batch.data) / (IO_BATCH_BYTES / UDP_RECV_MESSAGES))
+                                if (k != i &&
+                                    (d->data - batch.data) / (IO_BATCH_BYTES / UDP_RECV_MESSAGES) ==
+                                        (batch.pkt[k].data - batch.data) /
+                                            (IO_BATCH_BYTES / UDP_RECV_MESSAGES))
                                         train++;
                         if (d->len >= 4)
                                 memcpy(&seq, d->data, 4);
@@ -141,10 +143,11 @@ static int do_send(int argc, char **argv)
         flow.ecn = e ? (uint8_t)atoi(e) : 0;
         if (src) {
                 flow.src.family = flow.dst.sa.sa_family;
-                inet_pton(flow.src.family, src, flow.src.family == AF_INET ? (void *)&flow.src.v4 : (void *)&flow.src.v6);
+                inet_pton(flow.src.family, src,
+                          flow.src.family == AF_INET ? (void *)&flow.src.v4 : (void *)&flow.src.v6);
         }
-        if (open_bound(flow.dst.sa.sa_family == AF_INET ? "0.0.0.0" : "::", "0", has_flag(argc, argv, "--no-gso"),
-                       true, &s) < 0)
+        if (open_bound(flow.dst.sa.sa_family == AF_INET ? "0.0.0.0" : "::", "0",
+                       has_flag(argc, argv, "--no-gso"), true, &s) < 0)
                 return 1;
         if (io_pool_new(sizeof(struct gso_batch), 64, &pool) < 0 || gso_queue_init(&q, pool, 64) < 0)
                 return 1;
@@ -164,7 +167,8 @@ static int do_send(int argc, char **argv)
                 uint64_t backoff;
                 enum udp_send_status st;
 
-                while ((st = udp_socket_send(&s, b, &backoff)) == UDP_SEND_BLOCKED || st == UDP_SEND_BACKOFF) {
+                while ((st = udp_socket_send(&s, b, &backoff)) == UDP_SEND_BLOCKED ||
+                       st == UDP_SEND_BACKOFF) {
                         struct pollfd pfd = { .fd = s.fd, .events = POLLOUT };
 
                         poll(&pfd, 1, 10);
@@ -218,7 +222,8 @@ static int do_sink(int argc, char **argv)
         double elapsed = last - start > 0 ? last - start : 1;
         printf("sink datagrams %" PRIu64 " bytes %" PRIu64 " seconds %.3f dgram_per_s %.0f gbit_per_s %.3f "
                "recv_syscalls %" PRIu64 "\n",
-               datagrams, bytes, elapsed, (double)datagrams / elapsed, (double)bytes * 8 / elapsed / 1e9, syscalls);
+               datagrams, bytes, elapsed, (double)datagrams / elapsed, (double)bytes * 8 / elapsed / 1e9,
+               syscalls);
         udp_socket_close(&s);
         return 0;
 }
@@ -233,8 +238,8 @@ static int do_flood(int argc, char **argv)
 
         if (!b || parse_addr(argv[2], argv[3], &b->flow.dst) < 0)
                 return 1;
-        if (open_bound(b->flow.dst.sa.sa_family == AF_INET ? "0.0.0.0" : "::", "0", has_flag(argc, argv, "--no-gso"),
-                       true, &s) < 0)
+        if (open_bound(b->flow.dst.sa.sa_family == AF_INET ? "0.0.0.0" : "::", "0",
+                       has_flag(argc, argv, "--no-gso"), true, &s) < 0)
                 return 1;
         b->segment_size = (uint16_t)size;
         b->segments = (uint16_t)(gso_max_len(&b->flow.dst, size) / size);
