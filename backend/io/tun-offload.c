@@ -382,6 +382,8 @@ size_t tun_coalesce(const uint8_t *const *pkts, const size_t *lens, size_t n, un
         gso = first.len - hdr;
         if (!allowed || gso == 0)
                 return 1;
+        if (!tcp && get16(pkts[0] + first.ip_len + 4) != first.len - first.ip_len)
+                return 1; /* a UDP length that disagrees with the packet: not ours to merge */
         if (tcp) {
                 uint8_t flags = pkts[0][first.ip_len + 13];
 
