@@ -26,7 +26,8 @@ static int verify_l4(const uint8_t *p, size_t len)
                 return 1;
         if ((proto == 6 && len - ip < 20) || (proto == 17 && len - ip < 8))
                 return 1;
-        return inet_csum_fold(inet_csum_add(inet_pseudo_sum(p, proto, len - ip), p + ip, len - ip)) == 0xffff;
+        return inet_csum_fold(inet_csum_add(inet_pseudo_sum(p, proto, len - ip), p + ip, len - ip)) ==
+               0xffff;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -71,7 +72,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
                 if (used == 0)
                         abort();
-                m = tun_split(merged, len, true, again, sizeof(again), segs2, TUN_SPLIT_MAX_SEGMENTS, &reason);
+                m = tun_split(merged, len, true, again, sizeof(again), segs2, TUN_SPLIT_MAX_SEGMENTS,
+                              &reason);
                 if (m != (int)used)
                         abort();
                 for (int k = 0; k < m; k++) {

@@ -21,7 +21,7 @@
 #include "backend/io/tun-device.h"
 #include "backend/io/tun-offload.h"
 
-#define SLOTS 4096
+#define SLOTS      4096
 #define SLOT_BYTES 2048
 
 struct ring {
@@ -202,12 +202,13 @@ int main(int argc, char **argv)
         r = io_loop_run(the_loop);
         io_loop_get_stats(the_loop, &st);
         io_loop_get_udp_counters(the_loop, 0, &uc);
-        printf("io-forward: %s; ticks %" PRIu64 " tun %" PRIu64 " packets in %" PRIu64 " batches, udp %" PRIu64
-               " datagrams in %" PRIu64 " batches, back-pressure ticks %" PRIu64 ", sent %" PRIu64 " in %" PRIu64
-               " sendmsg, send drops %" PRIu64 ", engine errors %" PRIu64 "\n",
-               r < 0 ? strerror(-r) : "stopped", st.ticks, st.tun_packets, st.tun_batches, st.udp_datagrams[0],
-               st.udp_batches[0], st.backpressure_ticks, uc.sent_datagrams, uc.sent_syscalls, uc.dropped_datagrams,
-               f->errors);
+        printf("io-forward: %s; ticks %" PRIu64 " tun %" PRIu64 " packets in %" PRIu64
+               " batches, udp %" PRIu64 " datagrams in %" PRIu64 " batches, back-pressure ticks %" PRIu64
+               ", sent %" PRIu64 " in %" PRIu64 " sendmsg, send drops %" PRIu64 ", engine errors %" PRIu64
+               "\n",
+               r < 0 ? strerror(-r) : "stopped", st.ticks, st.tun_packets, st.tun_batches,
+               st.udp_datagrams[0], st.udp_batches[0], st.backpressure_ticks, uc.sent_datagrams,
+               uc.sent_syscalls, uc.dropped_datagrams, f->errors);
         io_loop_free(the_loop);
         udp_socket_close(&sock);
         tun_device_close(&tun);

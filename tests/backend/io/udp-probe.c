@@ -4,7 +4,7 @@
  * and tests/bench/udp-gso.sh.
  *
  *   udp-probe recv ADDR PORT COUNT [--no-gro] [--timeout S]
- *       receives COUNT datagrams; prints one line per datagram ("seq LEN ECN TRAIN") where
+ *       receives COUNT datagrams; prints one line per datagram ("seq LEN ECN TRAIN PEER LOCAL"):
  *       seq is the u32 at the start of the payload and TRAIN the GRO segment count it came in,
  *       then "received N"; exits 1 on timeout
  *   udp-probe send ADDR PORT SIZES [--ecn E] [--src IP] [--no-gso]
@@ -114,9 +114,20 @@ static int do_recv(int argc, char **argv)
                                         (batch.pkt[k].data - batch.data) /
                                             (IO_BATCH_BYTES / UDP_RECV_MESSAGES))
                                         train++;
+                        char peer[INET6_ADDRSTRLEN] = "?", local[INET6_ADDRSTRLEN] = "?";
+
                         if (d->len >= 4)
                                 memcpy(&seq, d->data, 4);
-                        printf("%u %u %u %u\n", seq, d->len, d->ecn, train);
+                        if (d->peer.sa.sa_family == AF_INET)
+                                inet_ntop(AF_INET, &d->peer.in.sin_addr, peer, sizeof(peer));
+                        else
+                                inet_ntop(AF_INET6, &d->peer.in6.sin6_addr, peer, sizeof(peer));
+                        if (d->local.family)
+                                inet_ntop(d->local.family,
+                                          d->local.family == AF_INET ? (const void *)&d->local.v4
+                                                                     : (const void *)&d->local.v6,
+                                          local, sizeof(local));
+                        printf("%u %u %u %u %s %s\n", seq, d->len, d->ecn, train, peer, local);
                         got++;
                 }
         }
