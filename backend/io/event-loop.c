@@ -28,6 +28,7 @@ struct udp_source {
         bool running;
         pthread_mutex_t counters_lock;
         struct udp_counters counters; /* a copy published by the worker */
+        uint64_t reported_drops;      /* engine thread: drops already in an aggregate */
 };
 
 struct io_loop {
@@ -56,7 +57,7 @@ struct io_loop {
         int tun_wake;
         pthread_t tun_thread;
         bool tun_running;
-        atomic_uint_fast64_t tun_dropped;
+        atomic_uint_fast64_t tun_malformed, tun_write_dropped;
 
         /* Per tick */
         struct io_batch **gathered;
@@ -231,33 +232,44 @@ static void *udp_worker(void *arg)
         struct io_loop *loop = src->loop;
         struct gso_batch *sending = NULL;
         struct io_batch *rx = NULL;
+        uint64_t retry_at = 0;
 
         while (!atomic_load(&loop->stop)) {
                 struct pollfd fds[2] = { { .fd = src->socket->fd }, { .fd = src->wake, .events = POLLIN } };
                 int timeout = -1;
                 bool progress = false;
+                uint64_t now = monotonic_ns(NULL);
 
-                /* Send first: a batch waiting for the socket keeps its place at the head. */
-                while (sending || (sending = io_queue_pop(&src->out))) {
-                        uint64_t backoff = 0;
-                        enum udp_send_status st = udp_socket_send(src->socket, sending, &backoff);
+                /* Send first: a batch waiting for the socket keeps its place at the head.
+                 * After ENOBUFS the retry waits for its deadline alone: POLLOUT is usually
+                 * still set then and would turn the backoff into a spin. */
+                if (sending && now < retry_at) {
+                        timeout = (int)((retry_at - now + 999999) / 1000000);
+                } else {
+                        while (sending || (sending = io_queue_pop(&src->out))) {
+                                uint64_t backoff = 0;
+                                enum udp_send_status st = udp_socket_send(src->socket, sending, &backoff);
 
-                        if (st == UDP_SEND_DONE) {
-                                io_pool_put(loop->gso_pool, sending);
-                                sending = NULL;
-                                progress = true;
-                                continue;
+                                if (st == UDP_SEND_DONE) {
+                                        io_pool_put(loop->gso_pool, sending);
+                                        sending = NULL;
+                                        progress = true;
+                                        continue;
+                                }
+                                if (st == UDP_SEND_FATAL) {
+                                        atomic_store(&loop->fatal, -src->socket->counters.last_errno);
+                                        publish_counters(src);
+                                        io_wake_signal(loop->wake);
+                                        goto out;
+                                }
+                                if (st == UDP_SEND_BACKOFF) {
+                                        retry_at = now + backoff;
+                                        timeout = (int)((backoff + 999999) / 1000000);
+                                } else {
+                                        fds[0].events |= POLLOUT;
+                                }
+                                break;
                         }
-                        if (st == UDP_SEND_FATAL) {
-                                atomic_store(&loop->fatal, -src->socket->counters.last_errno);
-                                publish_counters(src);
-                                io_wake_signal(loop->wake);
-                                goto out;
-                        }
-                        fds[0].events |= POLLOUT;
-                        if (st == UDP_SEND_BACKOFF)
-                                timeout = (int)((backoff + 999999) / 1000000);
-                        break;
                 }
 
                 /* Receive only while there is room to hand the batch over: a full queue
@@ -337,7 +349,7 @@ static bool tun_write_batch(struct io_loop *loop, struct tun_writer *w)
                 if (r < 0 && errno == EINTR)
                         continue;
                 if (r < 0)
-                        atomic_fetch_add(&loop->tun_dropped, used);
+                        atomic_fetch_add(&loop->tun_write_dropped, used);
                 w->next += used;
         }
         return true;
@@ -415,7 +427,7 @@ static void *tun_worker(void *arg)
                                 continue;
                         }
                         if (n < 0) {
-                                atomic_fetch_add(&loop->tun_dropped, 1); /* malformed: counted */
+                                atomic_fetch_add(&loop->tun_malformed, 1); /* counted, never silent */
                         } else {
                                 for (int i = 0; i < n; i++) {
                                         struct io_datagram *d = &rx->pkt[rx->count++];
@@ -652,6 +664,29 @@ static void give_back(struct io_loop *loop, struct io_batch *b, int source)
         }
 }
 
+/* Datagrams the workers dropped since the last tick (through the errno table) join the
+ * aggregate as one error per socket, with the count as its index and the last errno. */
+static void collect_send_errors(struct io_loop *loop)
+{
+        for (unsigned i = 0; i < loop->n_udp; i++) {
+                struct udp_source *src = &loop->udp[i];
+                uint64_t dropped;
+                int err;
+
+                if (!src->socket)
+                        continue;
+                pthread_mutex_lock(&src->counters_lock);
+                dropped = src->counters.dropped_datagrams;
+                err = src->counters.last_errno;
+                pthread_mutex_unlock(&src->counters_lock);
+                if (dropped > src->reported_drops) {
+                        record_error(loop, IO_SOURCE_SEND, i, (uint32_t)(dropped - src->reported_drops),
+                                     -err);
+                        src->reported_drops = dropped;
+                }
+        }
+}
+
 int io_loop_tick(struct io_loop *loop)
 {
         uint64_t now = loop_now(loop);
@@ -753,6 +788,7 @@ int io_loop_tick(struct io_loop *loop)
         flush_udp(loop);
         drain_outputs(loop);
         flush_tun(loop);
+        collect_send_errors(loop);
         fatal = atomic_load(&loop->fatal);
         if (fatal < 0)
                 record_error(loop, IO_SOURCE_WORKER, 0, 0, fatal);
@@ -789,6 +825,8 @@ int io_loop_run(struct io_loop *loop)
 void io_loop_get_stats(struct io_loop *loop, struct io_stats *ret)
 {
         *ret = loop->stats;
+        ret->tun_malformed = atomic_load(&loop->tun_malformed);
+        ret->tun_write_dropped = atomic_load(&loop->tun_write_dropped);
 }
 
 void io_loop_get_udp_counters(struct io_loop *loop, unsigned socket, struct udp_counters *ret)

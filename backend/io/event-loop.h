@@ -29,8 +29,11 @@
  *    poll_tun_packet(engine, buf, cap)    write one IP packet for the TUN device into buf
  *                                         (cap >= 65535); its length, 0 when none
  *  Aggregate errors, once per tick after everything in it was processed:
- *    handle_errors(engine, set)           every error of the tick (packet errors with source
- *                                         and index, send errors counted by the workers)
+ *    handle_errors(engine, set)           every error of the tick: packet errors with source
+ *                                         and index; datagrams the socket threads dropped
+ *                                         through the errno table since the last tick (one
+ *                                         IO_SOURCE_SEND entry per socket: count + errno);
+ *                                         a stopped worker (IO_SOURCE_WORKER, fatal)
  *
  * The loop stops polling an output while the path behind it is full (GSO queue full because
  * the socket thread is blocked on a full socket buffer; TUN queue full) and, in that state,
@@ -84,8 +87,8 @@ enum io_source {
 struct io_error {
         uint8_t source; /* enum io_source */
         uint8_t socket;
-        uint32_t index; /* the packet's position in its batch */
-        int err;        /* negative errno */
+        uint32_t index; /* the packet's position in its batch; IO_SOURCE_SEND: datagrams dropped */
+        int err;        /* negative errno (IO_SOURCE_SEND: the last one the socket met) */
 };
 
 struct io_error_set {
@@ -129,6 +132,8 @@ struct io_stats {
         uint64_t tun_packets, tun_batches;
         uint64_t backpressure_ticks;
         uint64_t errors;
+        uint64_t tun_malformed;     /* TUN reads tun_split() rejected */
+        uint64_t tun_write_dropped; /* TUN writes that failed (other than EAGAIN/EINTR) */
 };
 
 #define IO_LOOP_MAX_UDP 4
