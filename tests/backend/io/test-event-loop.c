@@ -358,6 +358,80 @@ static void test_backpressure(struct fixture *fx, gconstpointer data)
         g_assert_cmpuint(sent, ==, fed);
 }
 
+/* io_loop_run() on the real clock: it sleeps until the engine's deadline, and a signal on
+ * the control eventfd from another thread wakes it while idle. */
+struct run_engine {
+        struct io_loop *loop;
+        uint64_t deadline;
+        unsigned timers, control;
+};
+
+static uint64_t run_poll_timeout(void *e)
+{
+        return ((struct run_engine *)e)->deadline;
+}
+
+static void run_timeout(void *e, uint64_t now)
+{
+        struct run_engine *r = e;
+
+        r->timers++;
+        r->deadline = r->timers < 3 ? now + 20 * 1000 * 1000 : UINT64_MAX;
+}
+
+static int run_control(void *e, uint64_t now)
+{
+        struct run_engine *r = e;
+
+        if (++r->control == 1)
+                io_loop_stop(r->loop);
+        return 0;
+}
+
+static size_t run_transmit(void *e, struct io_transmit *t, uint8_t *buf, size_t cap)
+{
+        return 0;
+}
+
+static gpointer signal_control_later(gpointer data)
+{
+        struct run_engine *r = data;
+
+        /* after the three timers (60 ms), while the loop sleeps without a deadline */
+        g_usleep(300 * 1000);
+        io_wake_signal(io_loop_control_fd(r->loop));
+        return NULL;
+}
+
+static void test_run_sleeps_and_wakes(void)
+{
+        static const struct io_engine_ops ops = {
+                .handle_datagram = fwd_datagram,
+                .handle_tun_packet = fwd_tun,
+                .handle_timeout = run_timeout,
+                .handle_control = run_control,
+                .poll_timeout = run_poll_timeout,
+                .poll_transmit = run_transmit,
+        };
+        struct io_loop_config cfg = { 0 };
+        struct run_engine r = { 0 };
+        struct io_stats st;
+        GThread *t;
+
+        g_assert_cmpint(io_loop_new(&ops, &r, &cfg, &r.loop), ==, 0);
+        r.deadline = 0; /* due at once */
+        g_assert_cmpint(io_loop_start(r.loop), ==, 0);
+        t = g_thread_new("control", signal_control_later, &r);
+        g_assert_cmpint(io_loop_run(r.loop), ==, 0);
+        g_thread_join(t);
+        io_loop_get_stats(r.loop, &st);
+        g_assert_cmpuint(r.timers, ==, 3);
+        g_assert_cmpuint(r.control, ==, 1);
+        /* It slept: a handful of ticks, not thousands of empty spins. */
+        g_assert_cmpuint(st.ticks, <, 50);
+        io_loop_free(r.loop);
+}
+
 int main(int argc, char **argv)
 {
         g_test_init(&argc, &argv, NULL);
@@ -367,5 +441,6 @@ int main(int argc, char **argv)
         ADD("/io/event-loop/errors-aggregate", test_errors_aggregate);
         ADD("/io/event-loop/errors-all-reported", test_errors_all_reported);
         ADD("/io/event-loop/backpressure", test_backpressure);
+        g_test_add_func("/io/event-loop/run-sleeps-and-wakes", test_run_sleeps_and_wakes);
         return g_test_run();
 }

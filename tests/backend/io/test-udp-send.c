@@ -432,9 +432,36 @@ static void test_loop_would_block(void)
         g_assert_cmpuint(received, ==, N_LOOP);
 }
 
+/* SO_MARK (routing-loop prevention) is applied or the open fails: never silently without. */
+static void test_open_options(void)
+{
+        struct udp_socket_config cfg = { .mark = 0xfd002021 };
+        struct udp_socket s;
+        uint32_t mark = 0;
+        socklen_t len = sizeof(mark);
+        int r;
+
+        cfg.bind.in6.sin6_family = AF_INET6;
+        cfg.bind.in6.sin6_addr = in6addr_loopback;
+        r = udp_socket_open(&cfg, &s);
+        if (geteuid() != 0) {
+                g_assert_cmpint(r, ==, -EPERM);
+                return;
+        }
+        g_assert_cmpint(r, ==, 0);
+        g_assert_cmpint(getsockopt(s.fd, SOL_SOCKET, SO_MARK, &mark, &len), ==, 0);
+        g_assert_cmphex(mark, ==, 0xfd002021);
+        g_assert_cmpuint(s.port, >, 0);
+        /* as root the *FORCE options grant the full sizes whatever net.core.*mem_max says */
+        g_assert_cmpint(s.send_buffer, ==, UDP_DEFAULT_SEND_BUFFER);
+        g_assert_cmpint(s.recv_buffer, ==, UDP_DEFAULT_RECV_BUFFER);
+        udp_socket_close(&s);
+}
+
 int main(int argc, char **argv)
 {
         g_test_init(&argc, &argv, NULL);
+        g_test_add_func("/io/udp-send/open-options", test_open_options);
         g_test_add_func("/io/udp-send/would-block-keeps-batch", test_would_block_keeps_batch);
         g_test_add_func("/io/udp-send/enobufs-flag-on-transient", test_enobufs_flag_on_transient);
         g_test_add_func("/io/udp-send/enobufs-flag-on-persistent", test_enobufs_flag_on_persistent);
