@@ -40,6 +40,6 @@ struct io_errno_policy {
 #define IO_ENOBUFS_BACKOFF_FIRST_NS (250 * 1000ull)       /* 0.25 ms, doubling */
 #define IO_ENOBUFS_BACKOFF_MAX_NS   (16 * 1000 * 1000ull) /* 16 ms per wait */
 
-/* err is a positive errno from sendmsg(); gso says whether the send carried UDP_SEGMENT. */
+/* err is a positive errno from sendmsg()/sendmmsg(); gso: the send carried UDP_SEGMENT. */
 enum io_send_action io_errno_classify_send(int err, bool gso, const struct io_errno_policy *policy);
 const char *io_send_action_name(enum io_send_action action);

@@ -39,7 +39,7 @@ static int set_buffer(int fd, int force_name, int name, int size)
 
 int udp_socket_open(const struct udp_socket_config *cfg, struct udp_socket *ret)
 {
-        struct udp_socket s = { .fd = -1, .sendmsg_fn = sendmsg, .policy = cfg->policy };
+        struct udp_socket s = { .fd = -1, .sendmmsg_fn = sendmmsg, .policy = cfg->policy };
         union io_sockaddr bound;
         socklen_t len = sizeof(bound);
         int segment = 0, r;
@@ -258,30 +258,37 @@ enum udp_send_status udp_socket_send(struct udp_socket *s, struct gso_batch *b, 
                 uint8_t buf[SEND_CMSG_SPACE];
                 struct cmsghdr align;
         } control;
+        struct mmsghdr msgs[IO_GSO_MAX_SEGMENTS];
+        struct iovec iov[IO_GSO_MAX_SEGMENTS];
 
         while (b->sent < b->segments) {
                 bool gso = s->gso && b->segments - b->sent > 1;
-                size_t off = (size_t)b->sent * b->segment_size;
-                struct iovec iov = {
-                        .iov_base = b->buf + off,
-                        .iov_len = gso ? b->len - off : gso_batch_segment_len(b, b->sent),
-                };
-                struct msghdr msg = {
-                        .msg_name = (void *)&b->flow.dst,
-                        .msg_namelen = io_sockaddr_len(&b->flow.dst),
-                        .msg_iov = &iov,
-                        .msg_iovlen = 1,
-                        .msg_control = control.buf,
-                };
-                ssize_t n;
-                int err;
+                /* One UDP_SEGMENT message for the rest of the batch; without GSO one message
+                 * per datagram, all in one sendmmsg(). */
+                unsigned n_msgs = gso ? 1u : (unsigned)(b->segments - b->sent);
+                size_t controllen = build_send_cmsgs(s, b, gso, control.buf);
+                int n, err;
 
-                msg.msg_controllen = build_send_cmsgs(s, b, gso, control.buf);
-                if (msg.msg_controllen == 0)
-                        msg.msg_control = NULL;
-                n = s->sendmsg_fn(s->fd, &msg, 0);
-                if (n >= 0) {
-                        uint16_t done = gso ? (uint16_t)(b->segments - b->sent) : 1;
+                for (unsigned i = 0; i < n_msgs; i++) {
+                        size_t seg = (size_t)b->sent + i;
+
+                        iov[i].iov_base = b->buf + seg * b->segment_size;
+                        iov[i].iov_len =
+                            gso ? b->len - seg * b->segment_size : gso_batch_segment_len(b, seg);
+                        msgs[i] = (struct mmsghdr){ .msg_hdr = {
+                                                        .msg_name = (void *)&b->flow.dst,
+                                                        .msg_namelen = io_sockaddr_len(&b->flow.dst),
+                                                        .msg_iov = &iov[i],
+                                                        .msg_iovlen = 1,
+                                                        .msg_control = controllen ? control.buf : NULL,
+                                                        .msg_controllen = controllen,
+                                                    } };
+                }
+                n = s->sendmmsg_fn(s->fd, msgs, n_msgs, 0);
+                if (n > 0) {
+                        /* A short count: the kernel took a prefix; the rest goes next round
+                         * (and meets the error, if there was one, on its own). */
+                        uint16_t done = gso ? (uint16_t)(b->segments - b->sent) : (uint16_t)n;
 
                         b->sent += done;
                         b->attempts = 0;

@@ -6,9 +6,10 @@
  *
  * Receive: recvmmsg() with UDP_GRO; each coalesced receive is split back into datagrams by
  * its gso_size cmsg, with the local address (IP_PKTINFO / IPV6_RECVPKTINFO) and ECN
- * (IP_RECVTOS / IPV6_RECVTCLASS) of each.  Send: one sendmsg() per GSO batch with
- * UDP_SEGMENT, IP_PKTINFO / IPV6_PKTINFO (source address) and IP_TOS / IPV6_TCLASS (ECN);
- * every send error goes through io_errno_classify_send().
+ * (IP_RECVTOS / IPV6_RECVTCLASS) of each.  Send: one message per GSO batch with UDP_SEGMENT
+ * (or, without GSO, one message per datagram in a single sendmmsg()), IP_PKTINFO /
+ * IPV6_PKTINFO (source address) and IP_TOS / IPV6_TCLASS (ECN); every send error goes
+ * through io_errno_classify_send().
  */
 #pragma once
 
@@ -45,7 +46,7 @@ struct udp_counters {
         int last_errno;
 };
 
-typedef ssize_t (*udp_sendmsg_fn)(int fd, const struct msghdr *msg, int flags);
+typedef int (*udp_sendmmsg_fn)(int fd, struct mmsghdr *msgs, unsigned int n, int flags);
 
 struct udp_socket {
         int fd;
@@ -54,8 +55,8 @@ struct udp_socket {
         bool gso, gro;
         int send_buffer, recv_buffer; /* as granted by the kernel */
         struct io_errno_policy policy;
-        /* The send seam: sendmsg() unless a test injects errors. */
-        udp_sendmsg_fn sendmsg_fn;
+        /* The send seam: sendmmsg() unless a test injects errors. */
+        udp_sendmmsg_fn sendmmsg_fn;
         struct udp_counters counters;
 };
 
