@@ -178,7 +178,8 @@ int io_batch_append(struct io_batch *b, const uint8_t *data, size_t len, struct 
                 return -ENOSPC;
         d = &b->pkt[b->count++];
         memset(d, 0, sizeof(*d));
-        memcpy(b->data + b->used, data, len);
+        if (len)
+                memcpy(b->data + b->used, data, len);
         d->data = b->data + b->used;
         d->len = (uint16_t)len;
         b->used += (uint32_t)len;

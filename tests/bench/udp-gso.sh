@@ -32,7 +32,7 @@ run() {
         flood=$(grep '^flood' "$TEST_TMP/flood-$label.log")
         eval "$(awk '{for (i = 2; i < NF; i += 2) printf "%s_%s=%s\n", "'"$label"'", $i, $(i + 1)}' <<<"$sink")"
         eval "$(awk '{for (i = 2; i < NF; i += 2) printf "%s_tx_%s=%s\n", "'"$label"'", $i, $(i + 1)}' <<<"$flood")"
-        printf '%-8s received %12.0f datagrams/s  %7.3f Gbit/s   (sent %s datagrams in %s sendmsg calls, %s dropped by the sender)\n' \
+        printf '%-8s received %12.0f datagrams/s  %7.3f Gbit/s   (sent %s datagrams in %s send syscalls, %s dropped by the sender)\n' \
                 "$label" "$(eval echo \$"${label}"_dgram_per_s)" "$(eval echo \$"${label}"_gbit_per_s)" \
                 "$(eval echo \$"${label}"_tx_datagrams)" "$(eval echo \$"${label}"_tx_send_syscalls)" \
                 "$(eval echo \$"${label}"_tx_dropped)"

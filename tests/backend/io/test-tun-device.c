@@ -85,7 +85,8 @@ static size_t peer_packet(uint8_t *p, uint16_t dport, uint32_t seq, uint32_t ack
                 t[21] = 4;
                 put16(t + 22, MSS);
         }
-        memcpy(t + tcp_len, payload, len);
+        if (len)
+                memcpy(t + tcp_len, payload, len);
         put16(t + 16, (uint16_t)~inet_csum_fold(
                           inet_csum_add(inet_pseudo_sum(p, 6, tcp_len + len), t, tcp_len + len)));
         return total;
