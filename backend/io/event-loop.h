@@ -60,6 +60,25 @@
  * table, waiting for POLLOUT on would-block) and one for the TUN device (read + split
  * super-packets; coalesce + write).  They exchange preallocated batches with the engine
  * thread through bounded queues; no malloc per packet.
+ *
+ * ------------------------------------------------------------------------------------------
+ * Wiring an engine (tests/backend/io/io-forward.c is a complete example)
+ * ------------------------------------------------------------------------------------------
+ *   struct tun_device tun;  tun_device_open("kiln0", true, &tun);          // tun-device.h
+ *   struct udp_socket v4, v6;  udp_socket_open(&(struct udp_socket_config){
+ *           .bind = 0.0.0.0:51820, .mark = 0xfd002021 }, &v4);  … and [::]:51820 for v6
+ *   io_loop_new(&my_ops, my_engine, &(struct io_loop_config){ 0 }, &loop);
+ *   io_loop_add_udp(loop, &v4, 0);  io_loop_add_udp(loop, &v6, 0);    // indexes 0, 1
+ *   io_loop_set_tun(loop, tun.fd, tun.vnet_hdr, tun.offloads);
+ *   io_loop_start(loop);  io_loop_run(loop);     // on the thread that owns the engine
+ * Another thread (D-Bus, portal, UAPI socket) never calls the engine: it queues its message
+ * in its own structure and signals io_loop_control_fd(); handle_control() then runs on the
+ * engine thread.  io_loop_stop() is the only call that is safe from any thread or a signal
+ * handler.  Datagram/packet pointers handed to the engine are valid during the call only.
+ * handle_control, poll_tun_packet and handle_errors may be NULL; the others are required.
+ * Outgoing datagrams pick their socket by destination family.  UDP source port and ECN: set
+ * t->flow.src (optional) and t->flow.ecn; received ECN is in dg->ecn (merging the outer CE
+ * into the inner packet is the engine's job, data-plane spec §4.5).
  */
 #pragma once
 
