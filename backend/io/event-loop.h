@@ -76,7 +76,7 @@
  * engine thread.  io_loop_stop() is the only call that is safe from any thread or a signal
  * handler.  Datagram/packet pointers handed to the engine are valid during the call only.
  * handle_control, poll_tun_packet and handle_errors may be NULL; the others are required.
- * Outgoing datagrams pick their socket by destination family.  UDP source port and ECN: set
+ * Outgoing datagrams pick their socket by destination family.  Source address and ECN: set
  * t->flow.src (optional) and t->flow.ecn; received ECN is in dg->ecn (merging the outer CE
  * into the inner packet is the engine's job, data-plane spec §4.5).
  */
