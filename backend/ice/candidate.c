@@ -36,11 +36,13 @@ void ice_candidate_init(struct ice_candidate *c, enum ice_candidate_type type, c
                         const struct ice_addr *base)
 {
         uint64_t h = 0xcbf29ce484222325ULL;
+        /* Copies first: callers may pass addresses that live inside *c. */
+        struct ice_addr a = *addr, b = base ? *base : *addr;
 
         memset(c, 0, sizeof(*c));
         c->type = type;
-        c->addr = *addr;
-        c->base = base ? *base : *addr;
+        c->addr = a;
+        c->base = b;
         c->priority = ice_candidate_priority(type, addr->family);
         /* Same type and base IP ⇒ same foundation (RFC 8445 §5.1.1.3), FNV-1a of both. */
         h = (h ^ (uint64_t)type) * 0x100000001b3ULL;
