@@ -54,7 +54,7 @@ static void sha1_block(uint32_t h[static 5], const uint8_t block[static SHA1_BLO
 
 void sha1_init(struct sha1_ctx *ctx)
 {
-        static const uint32_t iv[5] = {0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0xc3d2e1f0};
+        static const uint32_t iv[5] = { 0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0xc3d2e1f0 };
 
         memcpy(ctx->h, iv, sizeof(iv));
         ctx->total = 0;
@@ -113,7 +113,7 @@ void sha1(uint8_t out[static SHA1_DIGEST_LEN], const void *data, size_t len)
 
 void hmac_sha1_init(struct hmac_sha1_ctx *ctx, const uint8_t *key, size_t key_len)
 {
-        uint8_t k[SHA1_BLOCK_LEN] = {0}, pad[SHA1_BLOCK_LEN];
+        uint8_t k[SHA1_BLOCK_LEN] = { 0 }, pad[SHA1_BLOCK_LEN];
 
         if (key_len > SHA1_BLOCK_LEN)
                 sha1(k, key, key_len);

@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #define SHA1_DIGEST_LEN 20
-#define SHA1_BLOCK_LEN 64
+#define SHA1_BLOCK_LEN  64
 
 struct sha1_ctx {
         uint32_t h[5];

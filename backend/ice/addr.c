@@ -19,7 +19,7 @@ bool ice_addr_equal(const struct ice_addr *a, const struct ice_addr *b)
 
 int ice_addr_from_ip_string(struct ice_addr *ret, const char *ip, uint16_t port)
 {
-        struct ice_addr a = {.port = port};
+        struct ice_addr a = { .port = port };
 
         if (inet_pton(AF_INET, ip, a.ip) == 1)
                 a.family = 4;
@@ -49,7 +49,7 @@ const char *ice_addr_to_string(const struct ice_addr *a, char buf[static ICE_ADD
 
 int ice_addr_from_sockaddr(struct ice_addr *ret, const struct sockaddr *sa, socklen_t len)
 {
-        struct ice_addr a = {0};
+        struct ice_addr a = { 0 };
 
         if (sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
                 const struct sockaddr_in *in = (const struct sockaddr_in *)sa;

@@ -11,17 +11,17 @@
 
 #include "backend/ice/rng.h"
 
-#define ICE_MAX_PAIRS (ICE_MAX_LOCAL * ICE_MAX_REMOTE)
+#define ICE_MAX_PAIRS  (ICE_MAX_LOCAL * ICE_MAX_REMOTE)
 #define ICE_MAX_EVENTS 32
 /* A valid pair whose consent check went unanswered this many times is not used for a new
  * nomination (and makes the controlling side move away from it when it is selected). */
 #define ICE_STALE_ATTEMPTS 3
 
 static const struct ice_timing timings[] = {
-        [ICE_PROFILE_CLIENT_ACTIVE] = {12, ICE_MS(250), ICE_MS(1500)},
-        [ICE_PROFILE_CLIENT_IDLE] = {4, ICE_S(25), ICE_S(25)},
-        [ICE_PROFILE_GATEWAY_ACTIVE] = {45, ICE_MS(250), ICE_S(15)},
-        [ICE_PROFILE_GATEWAY_IDLE] = {40, ICE_S(25), ICE_S(25)},
+        [ICE_PROFILE_CLIENT_ACTIVE] = { 12, ICE_MS(250), ICE_MS(1500) },
+        [ICE_PROFILE_CLIENT_IDLE] = { 4, ICE_S(25), ICE_S(25) },
+        [ICE_PROFILE_GATEWAY_ACTIVE] = { 45, ICE_MS(250), ICE_S(15) },
+        [ICE_PROFILE_GATEWAY_IDLE] = { 40, ICE_S(25), ICE_S(25) },
 };
 
 const struct ice_timing *ice_timing_for(enum ice_profile profile)
@@ -47,7 +47,12 @@ uint64_t ice_timing_timeout(const struct ice_timing *t)
         return sum + ice_timing_delay(t, t->max_retransmits);
 }
 
-enum pair_state { PAIR_WAITING, PAIR_IN_PROGRESS, PAIR_SUCCEEDED, PAIR_FAILED };
+enum pair_state {
+        PAIR_WAITING,
+        PAIR_IN_PROGRESS,
+        PAIR_SUCCEEDED,
+        PAIR_FAILED
+};
 
 struct pair {
         bool used;
@@ -58,6 +63,7 @@ struct pair {
         /* the current check transaction */
         bool in_flight;
         bool use_candidate; /* this transaction nominates */
+        enum ice_role sent_role;
         uint8_t tid[STUN_TID_LEN];
         unsigned int attempts;
         uint64_t next_send;
@@ -163,7 +169,8 @@ void ice_agent_set_profile(struct ice_agent *a, enum ice_profile profile)
         a->profile = profile;
 }
 
-bool ice_agent_selected(const struct ice_agent *a, struct ice_candidate *ret_local, struct ice_candidate *ret_remote)
+bool ice_agent_selected(const struct ice_agent *a, struct ice_candidate *ret_local,
+                        struct ice_candidate *ret_remote)
 {
         const struct pair *p;
 
@@ -383,8 +390,8 @@ static void send_check(struct ice_agent *a, int i, uint64_t now)
                 a->first_check = now;
         p->attempts++;
         p->next_send = now + (p->attempts >= timing(a)->max_retransmits
-                                      ? ice_timing_delay(timing(a), timing(a)->max_retransmits)
-                                      : ice_timing_delay(timing(a), p->attempts + 1));
+                                  ? ice_timing_delay(timing(a), timing(a)->max_retransmits)
+                                  : ice_timing_delay(timing(a), p->attempts + 1));
         t = ice_txq_push(&a->txq);
         if (!t)
                 return;
@@ -396,6 +403,7 @@ static void send_check(struct ice_agent *a, int i, uint64_t now)
                      a->tie_breaker);
         if (p->use_candidate)
                 stun_add_flag(&b, STUN_ATTR_USE_CANDIDATE);
+        p->sent_role = a->role;
         stun_add_integrity(&b, (const uint8_t *)a->remote_pwd, strlen(a->remote_pwd));
         stun_add_fingerprint(&b);
         len = stun_build_finish(&b);
@@ -462,7 +470,8 @@ static void maybe_nominate(struct ice_agent *a, uint64_t now)
             a->pairs[a->selected].priority >= a->pairs[best].priority)
                 return;
         for (int i = 0; i < ICE_MAX_PAIRS; i++)
-                if (a->pairs[i].used && a->pairs[i].in_flight && a->pairs[i].use_candidate && i != a->selected)
+                if (a->pairs[i].used && a->pairs[i].in_flight && a->pairs[i].use_candidate &&
+                    i != a->selected)
                         return; /* one nomination at a time */
         start_check(a, best, true, now);
 }
@@ -476,7 +485,8 @@ static void respond(struct ice_agent *a, const struct ice_addr *local, const str
 
         if (!t)
                 return;
-        stun_build_init(&b, t->data, sizeof(t->data), STUN_BINDING, error ? STUN_ERROR : STUN_SUCCESS, req->tid);
+        stun_build_init(&b, t->data, sizeof(t->data), STUN_BINDING, error ? STUN_ERROR : STUN_SUCCESS,
+                        req->tid);
         if (error)
                 stun_add_error(&b, error, "Role Conflict");
         else
@@ -591,7 +601,10 @@ static int handle_response(struct ice_agent *a, const struct ice_addr *local, co
                 return -EADDRNOTAVAIL;
         if (m->cls == STUN_ERROR) {
                 if (m->error_code == 487) {
-                        switch_role(a);
+                        /* Switch away from the role the request claimed, once (RFC 8445
+                         * §7.2.5.1); a request's retransmission may already reflect a switch. */
+                        if (a->role == p->sent_role)
+                                switch_role(a);
                         start_check(a, i, false, now);
                         return 0;
                 }

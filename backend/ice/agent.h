@@ -24,14 +24,17 @@
 #include "backend/ice/stun.h"
 #include "backend/ice/transmit.h"
 
-#define ICE_MAX_LOCAL 8
-#define ICE_MAX_REMOTE 16
-#define ICE_CANDIDATE_TIMEOUT ICE_S(10)
+#define ICE_MAX_LOCAL          8
+#define ICE_MAX_REMOTE         16
+#define ICE_CANDIDATE_TIMEOUT  ICE_S(10)
 #define ICE_DISCONNECT_TIMEOUT ICE_S(2)
-#define ICE_UFRAG_MAX 64
-#define ICE_PWD_MAX 128
+#define ICE_UFRAG_MAX          64
+#define ICE_PWD_MAX            128
 
-enum ice_role { ICE_CONTROLLING, ICE_CONTROLLED };
+enum ice_role {
+        ICE_CONTROLLING,
+        ICE_CONTROLLED
+};
 
 enum ice_profile {
         ICE_PROFILE_CLIENT_ACTIVE,

@@ -66,8 +66,9 @@ int ice_candidate_to_sdp(const struct ice_candidate *c, char buf[static ICE_CAND
                 n = snprintf(buf, ICE_CANDIDATE_SDP_MAX, "candidate:%s 1 udp %u %s %u typ %s", c->foundation,
                              c->priority, ip, c->addr.port, type_names[c->type]);
         else
-                n = snprintf(buf, ICE_CANDIDATE_SDP_MAX, "candidate:%s 1 udp %u %s %u typ %s raddr %s rport %u",
-                             c->foundation, c->priority, ip, c->addr.port, type_names[c->type],
+                n = snprintf(buf, ICE_CANDIDATE_SDP_MAX,
+                             "candidate:%s 1 udp %u %s %u typ %s raddr %s rport %u", c->foundation,
+                             c->priority, ip, c->addr.port, type_names[c->type],
                              ice_addr_ip_to_string(&c->base, rip), c->base.port);
         return n < 0 || n >= ICE_CANDIDATE_SDP_MAX ? -ENOBUFS : n;
 }
@@ -109,7 +110,7 @@ static int parse_uint(const char *s, unsigned long long max, unsigned long long 
 
 int ice_candidate_from_sdp(struct ice_candidate *ret, const char *sdp)
 {
-        struct ice_candidate c = {0};
+        struct ice_candidate c = { 0 };
         char tok[64];
         unsigned long long v, port;
         const char *p;
@@ -119,7 +120,8 @@ int ice_candidate_from_sdp(struct ice_candidate *ret, const char *sdp)
                 return -EINVAL;
         p = sdp + 10;
         /* foundation: 1*32 ice-chars (ALPHA / DIGIT / "+" / "/") */
-        if (next_token(&p, c.foundation, sizeof(c.foundation)) < 0 || p - sdp - 10 != (long)strlen(c.foundation))
+        if (next_token(&p, c.foundation, sizeof(c.foundation)) < 0 ||
+            p - sdp - 10 != (long)strlen(c.foundation))
                 return -EINVAL;
         for (i = 0; c.foundation[i]; i++) {
                 char ch = c.foundation[i];

@@ -10,8 +10,8 @@
 #include <stdint.h>
 
 #define CHANNEL_DATA_HEADER_LEN 4
-#define CHANNEL_MIN 0x4000
-#define CHANNEL_MAX_VALID 0x7FFF
+#define CHANNEL_MIN             0x4000
+#define CHANNEL_MAX_VALID       0x7FFF
 
 struct channel_data {
         uint16_t channel;

@@ -200,7 +200,7 @@ static int input(struct ice_link *link, const struct ice_addr *local, const stru
                         /* Relayed: for ICE the datagram arrived on our relayed address. */
                         if (plen > 0 && payload[0] <= 0x03 && stun_looks_like(payload, plen)) {
                                 const struct ice_addr *relayed =
-                                        turn_client_relayed(link->relays[i], peer.family);
+                                    turn_client_relayed(link->relays[i], peer.family);
 
                                 if (!relayed)
                                         return -ENETDOWN;
@@ -212,7 +212,7 @@ static int input(struct ice_link *link, const struct ice_addr *local, const stru
                         return 0;
                 }
                 /* Not from a relay of ours: maybe a peer whose NAT picked port 3478. */
-                kind = ice_demux_classify(&(struct ice_addr){0}, buf, len);
+                kind = ice_demux_classify(&(struct ice_addr){ 0 }, buf, len);
         }
         if (kind == ICE_DEMUX_PEER_STUN)
                 return offer_stun(link, local, from, buf, len, now);

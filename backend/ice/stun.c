@@ -59,7 +59,7 @@ bool stun_looks_like(const uint8_t *buf, size_t len)
 
 static int parse_addr(struct ice_addr *ret, const uint8_t *v, size_t len, bool xor, const uint8_t *header)
 {
-        struct ice_addr a = {0};
+        struct ice_addr a = { 0 };
         size_t alen;
 
         if (len < 4)
@@ -230,7 +230,7 @@ static int parse_attr(struct stun_msg *m, uint16_t type, const uint8_t *v, size_
 
 int stun_parse(struct stun_msg *ret, const uint8_t *buf, size_t len)
 {
-        struct stun_msg m = {0};
+        struct stun_msg m = { 0 };
         size_t off = STUN_HEADER_LEN;
         uint16_t type;
         int r;
@@ -309,7 +309,8 @@ bool stun_check_integrity(const struct stun_msg *msg, const uint8_t *key, size_t
         return ok;
 }
 
-void stun_long_term_key(uint8_t key[static 16], const char *username, const char *realm, const char *password)
+void stun_long_term_key(uint8_t key[static 16], const char *username, const char *realm,
+                        const char *password)
 {
         struct md5_ctx ctx;
 
@@ -332,7 +333,8 @@ bool stun_text_eq(const struct stun_text *t, const char *s)
 void stun_build_init(struct stun_builder *b, uint8_t *buf, size_t cap, uint16_t method, uint16_t cls,
                      const uint8_t tid[static STUN_TID_LEN])
 {
-        uint16_t type = (uint16_t)((method & 0x000f) | ((method & 0x0070) << 1) | ((method & 0x0f80) << 2) | cls);
+        uint16_t type =
+            (uint16_t)((method & 0x000f) | ((method & 0x0070) << 1) | ((method & 0x0f80) << 2) | cls);
 
         b->buf = buf;
         b->cap = cap;
@@ -448,9 +450,9 @@ void stun_add_addr(struct stun_builder *b, uint16_t type, const struct ice_addr 
                 return;
         p[0] = 0;
         p[1] = addr->family == 6 ? 0x02 : 0x01;
-        wr16(p + 2, xor ? addr->port ^ (uint16_t)(STUN_MAGIC_COOKIE >> 16) : addr->port);
+        wr16(p + 2, xor? addr->port ^ (uint16_t)(STUN_MAGIC_COOKIE >> 16) : addr->port);
         for (size_t i = 0; i < alen; i++)
-                p[4 + i] = xor ? addr->ip[i] ^ b->buf[4 + i] : addr->ip[i];
+                p[4 + i] = xor? addr->ip[i] ^ b->buf[4 + i] : addr->ip[i];
 }
 
 void stun_add_error(struct stun_builder *b, uint16_t code, const char *reason)

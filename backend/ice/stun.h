@@ -14,16 +14,16 @@
 
 #include "backend/ice/addr.h"
 
-#define STUN_HEADER_LEN 20
-#define STUN_MAGIC_COOKIE 0x2112A442u
-#define STUN_TID_LEN 12
+#define STUN_HEADER_LEN      20
+#define STUN_MAGIC_COOKIE    0x2112A442u
+#define STUN_TID_LEN         12
 #define STUN_FINGERPRINT_XOR 0x5354554Eu
-#define STUN_MI_LEN 20
-#define STUN_MI256_MAX_LEN 32
+#define STUN_MI_LEN          20
+#define STUN_MI256_MAX_LEN   32
 /* Limits on what a peer may send us: RFC 8489 §14 caps these at 763 (USERNAME/REALM/NONCE
  * value bytes) and 763 SOFTWARE bytes; DATA is bounded by the datagram. */
 #define STUN_MAX_TEXT_LEN 763
-#define STUN_MAX_UNKNOWN 8
+#define STUN_MAX_UNKNOWN  8
 
 /* Classes are encoded in bits 4 and 8 of the type. */
 enum stun_class {
@@ -132,7 +132,8 @@ int stun_parse(struct stun_msg *ret, const uint8_t *buf, size_t len);
 /* Checks MESSAGE-INTEGRITY (HMAC-SHA1) with `key`; false when absent or wrong. */
 bool stun_check_integrity(const struct stun_msg *msg, const uint8_t *key, size_t key_len);
 /* The long-term credential key MD5(username ":" realm ":" password) (RFC 8489 §9.2.2). */
-void stun_long_term_key(uint8_t key[static 16], const char *username, const char *realm, const char *password);
+void stun_long_term_key(uint8_t key[static 16], const char *username, const char *realm,
+                        const char *password);
 uint32_t stun_crc32(const uint8_t *buf, size_t len);
 bool stun_text_eq(const struct stun_text *t, const char *s);
 

@@ -10,11 +10,11 @@
 
 /* Firezone never sends a UDP payload above 1316 bytes (+4 relayed); STUN stays far below. */
 #define ICE_MAX_DATAGRAM 1600
-#define ICE_TXQ_LEN 64
+#define ICE_TXQ_LEN      64
 
-#define ICE_MS(x) ((uint64_t)(x) * 1000000ULL)
-#define ICE_S(x) ((uint64_t)(x) * 1000000000ULL)
-#define ICE_NEVER UINT64_MAX
+#define ICE_MS(x)        ((uint64_t)(x)*1000000ULL)
+#define ICE_S(x)         ((uint64_t)(x)*1000000000ULL)
+#define ICE_NEVER        UINT64_MAX
 
 struct ice_transmit {
         struct ice_addr src; /* family 0: whichever local address the socket picks */

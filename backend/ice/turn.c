@@ -13,12 +13,17 @@
 #include "backend/ice/rng.h"
 #include "backend/ice/stun.h"
 
-#define TURN_MAX_REQUESTS 16
-#define TURN_MAX_EVENTS 32
-#define TURN_REQ_MAX_LEN 600
+#define TURN_MAX_REQUESTS     16
+#define TURN_MAX_EVENTS       32
+#define TURN_REQ_MAX_LEN      600
 #define TURN_DEFAULT_LIFETIME 600
 
-enum req_kind { REQ_BINDING, REQ_ALLOCATE, REQ_REFRESH, REQ_CHANNEL_BIND };
+enum req_kind {
+        REQ_BINDING,
+        REQ_ALLOCATE,
+        REQ_REFRESH,
+        REQ_CHANNEL_BIND
+};
 
 struct turn_req {
         bool active;
@@ -43,7 +48,13 @@ struct turn_channel {
         uint64_t bound_at, last_recv, last_use;
 };
 
-enum turn_state { ST_BINDING, ST_BOUND, ST_ALLOCATING, ST_ALLOCATED, ST_FAILED };
+enum turn_state {
+        ST_BINDING,
+        ST_BOUND,
+        ST_ALLOCATING,
+        ST_ALLOCATED,
+        ST_FAILED
+};
 
 struct turn_client {
         struct ice_addr server;
@@ -72,7 +83,7 @@ struct turn_client {
 
 static void push_event(struct turn_client *tc, enum turn_event_type type, const struct ice_addr *addr,
                        const struct ice_addr *base, uint16_t code, const char *fmt, ...)
-        __attribute__((format(printf, 6, 7)));
+    __attribute__((format(printf, 6, 7)));
 
 static void push_event(struct turn_client *tc, enum turn_event_type type, const struct ice_addr *addr,
                        const struct ice_addr *base, uint16_t code, const char *fmt, ...)
@@ -316,7 +327,7 @@ static void send_channel_binds(struct turn_client *tc, uint64_t now)
 {
         for (size_t i = 0; i < TURN_MAX_CHANNELS; i++) {
                 struct turn_channel *c = &tc->ch[i];
-                struct turn_req p = {0};
+                struct turn_req p = { 0 };
                 bool in_flight = false;
 
                 if (!c->used || !c->requested)
@@ -386,7 +397,8 @@ static void handle_binding_success(struct turn_client *tc, const struct ice_addr
 }
 
 /* 401/438 handling common to every authenticated request; returns true when handled. */
-static bool handle_auth_error(struct turn_client *tc, struct turn_req *r, const struct stun_msg *m, uint64_t now)
+static bool handle_auth_error(struct turn_client *tc, struct turn_req *r, const struct stun_msg *m,
+                              uint64_t now)
 {
         if (m->error_code == 401) {
                 if (r->authenticated) {
@@ -444,7 +456,7 @@ static void handle_allocate_response(struct turn_client *tc, struct turn_req *r,
         switch (m->error_code) {
         case 437: {
                 /* The relay still holds an allocation for our 3-tuple: delete it, then retry. */
-                struct turn_req p = {.delete = true, .then_allocate = true};
+                struct turn_req p = { .delete = true, .then_allocate = true };
 
                 start_request(tc, REQ_REFRESH, now, &p);
                 return;
@@ -514,8 +526,8 @@ static struct turn_channel *channel_by_peer(struct turn_client *tc, const struct
         return NULL;
 }
 
-static void handle_channel_bind_response(struct turn_client *tc, struct turn_req *r, const struct stun_msg *m,
-                                         uint64_t now)
+static void handle_channel_bind_response(struct turn_client *tc, struct turn_req *r,
+                                         const struct stun_msg *m, uint64_t now)
 {
         struct turn_channel *c = channel_by_number(tc, r->channel);
 
@@ -590,9 +602,9 @@ static int handle_stun(struct turn_client *tc, const struct ice_addr *local, con
         return TURN_CONSUMED;
 }
 
-int turn_client_handle_input(struct turn_client *tc, const struct ice_addr *local, const struct ice_addr *from,
-                             const uint8_t *buf, size_t len, uint64_t now, struct ice_addr *ret_peer,
-                             const uint8_t **ret_payload, size_t *ret_len)
+int turn_client_handle_input(struct turn_client *tc, const struct ice_addr *local,
+                             const struct ice_addr *from, const uint8_t *buf, size_t len, uint64_t now,
+                             struct ice_addr *ret_peer, const uint8_t **ret_payload, size_t *ret_len)
 {
         struct channel_data cd;
         struct turn_channel *c;
@@ -656,8 +668,8 @@ int turn_client_bind_channel(struct turn_client *tc, const struct ice_addr *peer
         return -ENOSPC;
 }
 
-int turn_client_encode(struct turn_client *tc, const struct ice_addr *peer, const uint8_t *payload, size_t len,
-                       struct ice_transmit *ret, uint64_t now)
+int turn_client_encode(struct turn_client *tc, const struct ice_addr *peer, const uint8_t *payload,
+                       size_t len, struct ice_transmit *ret, uint64_t now)
 {
         struct turn_channel *c;
         int r;
@@ -704,7 +716,8 @@ static void channel_timers(struct turn_client *tc, uint64_t now)
                 if (c->bound && now >= c->bound_at + TURN_CHANNEL_LIFETIME) {
                         /* Expired at the relay; the number stays ours until the reuse window ends. */
                         c->bound = false;
-                } else if (c->bound && now >= c->bound_at + TURN_CHANNEL_REFRESH && c->last_recv > c->bound_at) {
+                } else if (c->bound && now >= c->bound_at + TURN_CHANNEL_REFRESH &&
+                           c->last_recv > c->bound_at) {
                         c->requested = true;
                         send_channel_binds(tc, now);
                 } else if (!c->bound && now >= c->bound_at + TURN_CHANNEL_REUSE) {
@@ -729,7 +742,8 @@ void turn_client_handle_timeout(struct turn_client *tc, uint64_t now)
                 if (r->next_send >= r->deadline) {
                         /* Gave up: the relay is unreachable from this socket. */
                         r->active = false;
-                        push_event(tc, TURN_EVENT_ERROR, NULL, NULL, 0, "TURN relay did not answer (timeout)");
+                        push_event(tc, TURN_EVENT_ERROR, NULL, NULL, 0,
+                                   "TURN relay did not answer (timeout)");
                         restart(tc, now);
                         return;
                 }

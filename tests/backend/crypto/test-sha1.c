@@ -63,11 +63,11 @@ static void test_md5_rfc1321(void)
         static const struct {
                 const char *in, *hex;
         } cases[] = {
-                {"", "d41d8cd98f00b204e9800998ecf8427e"},
-                {"abc", "900150983cd24fb0d6963f7d28e17f72"},
-                {"message digest", "f96b697d7cb7938d525a2f31aaf161d0"},
-                {"12345678901234567890123456789012345678901234567890123456789012345678901234567890",
-                 "57edf4a22be3c955ac49da2e2107b67a"},
+                { "", "d41d8cd98f00b204e9800998ecf8427e" },
+                { "abc", "900150983cd24fb0d6963f7d28e17f72" },
+                { "message digest", "f96b697d7cb7938d525a2f31aaf161d0" },
+                { "12345678901234567890123456789012345678901234567890123456789012345678901234567890",
+                  "57edf4a22be3c955ac49da2e2107b67a" },
         };
 
         for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {

@@ -8,7 +8,7 @@
 #include "backend/ice/channel-data.h"
 #include "backend/ice/stun.h"
 
-#define SIM_MAX_ALLOC 8
+#define SIM_MAX_ALLOC    8
 #define SIM_MAX_CHANNELS 16
 
 struct sim_alloc {
@@ -89,7 +89,8 @@ static struct sim_alloc *alloc_by_client(struct sim_turn_server *s, const struct
         return NULL;
 }
 
-static struct ice_transmit *out(struct sim_turn_server *s, const struct ice_addr *src, const struct ice_addr *dst)
+static struct ice_transmit *out(struct sim_turn_server *s, const struct ice_addr *src,
+                                const struct ice_addr *dst)
 {
         struct ice_transmit *t = ice_txq_push(&s->txq);
 
@@ -100,8 +101,9 @@ static struct ice_transmit *out(struct sim_turn_server *s, const struct ice_addr
         return t;
 }
 
-static void reply(struct sim_turn_server *s, const struct ice_addr *to, const struct stun_msg *req, uint16_t error,
-                  const char *reason, bool sign, void (*extra)(struct stun_builder *, const void *), const void *arg)
+static void reply(struct sim_turn_server *s, const struct ice_addr *to, const struct stun_msg *req,
+                  uint16_t error, const char *reason, bool sign,
+                  void (*extra)(struct stun_builder *, const void *), const void *arg)
 {
         struct ice_transmit *t = out(s, &s->listen, to);
         struct stun_builder b;
@@ -109,7 +111,8 @@ static void reply(struct sim_turn_server *s, const struct ice_addr *to, const st
 
         if (!t)
                 return;
-        stun_build_init(&b, t->data, sizeof(t->data), req->method, error ? STUN_ERROR : STUN_SUCCESS, req->tid);
+        stun_build_init(&b, t->data, sizeof(t->data), req->method, error ? STUN_ERROR : STUN_SUCCESS,
+                        req->tid);
         if (error) {
                 stun_add_error(&b, error, reason);
                 if (error == 401 || error == 438) {
@@ -196,7 +199,7 @@ static void handle_stun(struct sim_turn_server *s, const struct ice_addr *from, 
                 a->client = *from;
                 a->relayed = s->listen;
                 a->relayed.port = s->next_port++;
-                reply(s, from, m, 0, NULL, true, add_alloc, &(struct alloc_reply){a, from});
+                reply(s, from, m, 0, NULL, true, add_alloc, &(struct alloc_reply){ a, from });
                 return;
         case STUN_REFRESH: {
                 uint32_t lifetime = (m->present & STUN_HAS_LIFETIME) ? m->lifetime : 600;
@@ -222,7 +225,8 @@ static void handle_stun(struct sim_turn_server *s, const struct ice_addr *from, 
                 }
                 for (size_t i = 0; i < a->n_ch; i++)
                         if (a->ch[i].number == m->channel || ice_addr_equal(&a->ch[i].peer, &m->xor_peer)) {
-                                if (a->ch[i].number != m->channel || !ice_addr_equal(&a->ch[i].peer, &m->xor_peer))
+                                if (a->ch[i].number != m->channel ||
+                                    !ice_addr_equal(&a->ch[i].peer, &m->xor_peer))
                                         reply(s, from, m, 400, "Bad Request", true, NULL, NULL);
                                 else
                                         reply(s, from, m, 0, NULL, true, NULL, NULL);
@@ -242,8 +246,8 @@ static void handle_stun(struct sim_turn_server *s, const struct ice_addr *from, 
         }
 }
 
-void sim_turn_server_input(struct sim_turn_server *s, const struct ice_addr *dst, const struct ice_addr *from,
-                           const uint8_t *buf, size_t len)
+void sim_turn_server_input(struct sim_turn_server *s, const struct ice_addr *dst,
+                           const struct ice_addr *from, const uint8_t *buf, size_t len)
 {
         if (ice_addr_equal(dst, &s->listen)) {
                 struct stun_msg m;
@@ -293,7 +297,7 @@ void sim_turn_server_input(struct sim_turn_server *s, const struct ice_addr *dst
                         }
                 }
                 if (permitted) {
-                        static const uint8_t tid[STUN_TID_LEN] = {0x5e, 0x1d};
+                        static const uint8_t tid[STUN_TID_LEN] = { 0x5e, 0x1d };
                         struct ice_transmit *t = out(s, &s->listen, &a->client);
                         struct stun_builder b;
                         int n;

@@ -20,8 +20,8 @@ struct sim_turn_server *sim_turn_server_new(const struct ice_addr *listen, const
                                             const char *password, const char *realm);
 void sim_turn_server_free(struct sim_turn_server *s);
 /* `dst` tells whether the datagram reached the listening port or a relayed address. */
-void sim_turn_server_input(struct sim_turn_server *s, const struct ice_addr *dst, const struct ice_addr *from,
-                           const uint8_t *buf, size_t len);
+void sim_turn_server_input(struct sim_turn_server *s, const struct ice_addr *dst,
+                           const struct ice_addr *from, const uint8_t *buf, size_t len);
 bool sim_turn_server_poll_transmit(struct sim_turn_server *s, struct ice_transmit *ret);
 /* True when `addr` is the server's listen or one of its relayed addresses. */
 bool sim_turn_server_owns(const struct sim_turn_server *s, const struct ice_addr *addr);

@@ -7,7 +7,7 @@
 
 #include "backend/ice/rng.h"
 
-#define SIM_QUEUE 4096
+#define SIM_QUEUE    4096
 #define SIM_MAPPINGS 64
 #define SIM_CONTACTS 16
 
@@ -59,10 +59,10 @@ static struct ice_addr addr(const char *ip, uint16_t port)
 
 struct sim *sim_new(const struct sim_config *cfg)
 {
-        static const char *const ufrag[2] = {"cufr", "gufr"};
-        static const char *const pwd[2] = {"client-password-22chr", "gateway-password-22chr"};
-        static const char *const priv[2] = {"10.0.1.2", "10.0.2.2"};
-        static const char *const pub[2] = {"198.51.100.1", "198.51.100.2"};
+        static const char *const ufrag[2] = { "cufr", "gufr" };
+        static const char *const pwd[2] = { "client-password-22chr", "gateway-password-22chr" };
+        static const char *const priv[2] = { "10.0.1.2", "10.0.2.2" };
+        static const char *const pub[2] = { "198.51.100.1", "198.51.100.2" };
         struct sim *sim = calloc(1, sizeof(*sim));
 
         sim->cfg = *cfg;
@@ -72,7 +72,7 @@ struct sim *sim_new(const struct sim_config *cfg)
         sim->relay = sim_turn_server_new(&sim->relay_addr, "2145916800:salt", "relay-password", "firezone");
         for (int i = 0; i < 2; i++) {
                 struct sim_host *h = &sim->host[i];
-                struct ice_link_config lc = {0};
+                struct ice_link_config lc = { 0 };
 
                 h->nat = cfg->nat[i];
                 h->latency = cfg->latency[i];
@@ -146,8 +146,8 @@ static uint64_t latency_of(const struct sim *sim, const struct ice_addr *a)
         return 0;
 }
 
-static void enqueue(struct sim *sim, const struct ice_addr *src, const struct ice_addr *dst, const uint8_t *data,
-                    size_t len)
+static void enqueue(struct sim *sim, const struct ice_addr *src, const struct ice_addr *dst,
+                    const uint8_t *data, size_t len)
 {
         struct sim_packet *p;
         bool src_relay = ice_addr_ip_equal(src, &sim->relay_addr);
@@ -187,7 +187,8 @@ static struct sim_mapping *nat_out(struct sim_host *h, const struct ice_addr *ds
                 m->priv = h->sock;
                 m->remote = *dst;
                 /* Symmetric NATs pick unpredictable ports; EIM ones keep a stable mapping. */
-                m->pub_port = h->nat == SIM_NAT_SYMMETRIC ? (uint16_t)(h->next_port + 37 * h->n_maps) : h->next_port;
+                m->pub_port =
+                    h->nat == SIM_NAT_SYMMETRIC ? (uint16_t)(h->next_port + 37 * h->n_maps) : h->next_port;
         }
         for (size_t i = 0; i < m->n_contacted; i++)
                 if (ice_addr_equal(&m->contacted[i], dst))
@@ -220,7 +221,8 @@ static void handle_events(struct sim *sim, int i)
         while (ice_link_poll_event(h->link, &e)) {
                 if (e.type == ICE_LINK_EVENT_RELAY) {
                         if (e.relay.type == TURN_EVENT_ERROR)
-                                snprintf(h->stats.last_error, sizeof(h->stats.last_error), "%s", e.relay.message);
+                                snprintf(h->stats.last_error, sizeof(h->stats.last_error), "%s",
+                                         e.relay.message);
                         continue;
                 }
                 switch (e.ice.type) {
@@ -299,8 +301,8 @@ static void deliver(struct sim *sim, const struct sim_packet *p)
                 }
                 if (!ok)
                         continue;
-                if (ice_link_handle_input(h->link, &h->sock, &p->src, p->data, p->len, sim->now, &from, &payload,
-                                          &len) == 0 &&
+                if (ice_link_handle_input(h->link, &h->sock, &p->src, p->data, p->len, sim->now, &from,
+                                          &payload, &len) == 0 &&
                     len == 4 && memcmp(payload, "ping", 4) == 0)
                         h->stats.app_received++;
                 return;
@@ -321,8 +323,8 @@ void sim_run(struct sim *sim, uint64_t until)
                 size_t first = SIZE_MAX;
 
                 for (size_t i = 0; i < sim->n_queue; i++)
-                        if (sim->queue[i].at < next ||
-                            (sim->queue[i].at == next && first != SIZE_MAX && sim->queue[i].seq < sim->queue[first].seq)) {
+                        if (sim->queue[i].at < next || (sim->queue[i].at == next && first != SIZE_MAX &&
+                                                        sim->queue[i].seq < sim->queue[first].seq)) {
                                 next = sim->queue[i].at;
                                 first = i;
                         }

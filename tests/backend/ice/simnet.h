@@ -13,7 +13,11 @@
 #include "backend/ice/link.h"
 #include "tests/backend/ice/sim-turn-server.h"
 
-enum sim_nat_type { SIM_NO_NAT, SIM_NAT_EIM, SIM_NAT_SYMMETRIC };
+enum sim_nat_type {
+        SIM_NO_NAT,
+        SIM_NAT_EIM,
+        SIM_NAT_SYMMETRIC
+};
 
 struct sim_peer_stats {
         uint64_t app_received;

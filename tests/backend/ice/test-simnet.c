@@ -31,8 +31,10 @@ static void print_ttc(const char *what, struct sim *sim)
 
 static void test_no_nat_host_pair(void)
 {
-        struct sim_config cfg = {.nat = {SIM_NO_NAT, SIM_NO_NAT}, .latency = {ICE_MS(5), ICE_MS(5)},
-                                 .relay_latency = ICE_MS(10), .seed = 1};
+        struct sim_config cfg = { .nat = { SIM_NO_NAT, SIM_NO_NAT },
+                                  .latency = { ICE_MS(5), ICE_MS(5) },
+                                  .relay_latency = ICE_MS(10),
+                                  .seed = 1 };
         struct sim *sim = run_to_connected(&cfg, ICE_S(3));
 
         g_assert_cmpuint(sim_stats(sim, 0)->selected_count, >=, 1);
@@ -47,8 +49,10 @@ static void test_no_nat_host_pair(void)
 
 static void test_eim_nat_direct(void)
 {
-        struct sim_config cfg = {.nat = {SIM_NAT_EIM, SIM_NAT_EIM}, .latency = {ICE_MS(20), ICE_MS(30)},
-                                 .relay_latency = ICE_MS(10), .seed = 2};
+        struct sim_config cfg = { .nat = { SIM_NAT_EIM, SIM_NAT_EIM },
+                                  .latency = { ICE_MS(20), ICE_MS(30) },
+                                  .relay_latency = ICE_MS(10),
+                                  .seed = 2 };
         struct sim *sim = run_to_connected(&cfg, ICE_S(5));
 
         g_assert_cmpuint(sim_stats(sim, 0)->selected_count, >=, 1);
@@ -62,14 +66,16 @@ static void test_eim_nat_direct(void)
 
 static void test_symmetric_nat_relayed(void)
 {
-        struct sim_config cfg = {.nat = {SIM_NAT_SYMMETRIC, SIM_NAT_SYMMETRIC},
-                                 .latency = {ICE_MS(20), ICE_MS(30)}, .relay_latency = ICE_MS(10), .seed = 3};
+        struct sim_config cfg = { .nat = { SIM_NAT_SYMMETRIC, SIM_NAT_SYMMETRIC },
+                                  .latency = { ICE_MS(20), ICE_MS(30) },
+                                  .relay_latency = ICE_MS(10),
+                                  .seed = 3 };
         struct sim *sim = run_to_connected(&cfg, ICE_S(5));
 
         g_assert_cmpuint(sim_stats(sim, 0)->selected_count, >=, 1);
         g_assert_cmpuint(sim_stats(sim, 1)->selected_count, >=, 1);
-        g_assert_true(sim_stats(sim, 0)->selected_via_relay || sim_stats(sim, 0)->selected_remote_type ==
-                                                                      ICE_CANDIDATE_RELAY);
+        g_assert_true(sim_stats(sim, 0)->selected_via_relay ||
+                      sim_stats(sim, 0)->selected_remote_type == ICE_CANDIDATE_RELAY);
         print_ttc("symmetric NATs", sim);
         assert_data_flows(sim);
         sim_free(sim);
@@ -77,8 +83,10 @@ static void test_symmetric_nat_relayed(void)
 
 static void test_failover_to_relay(void)
 {
-        struct sim_config cfg = {.nat = {SIM_NAT_EIM, SIM_NAT_EIM}, .latency = {ICE_MS(20), ICE_MS(30)},
-                                 .relay_latency = ICE_MS(10), .seed = 4};
+        struct sim_config cfg = { .nat = { SIM_NAT_EIM, SIM_NAT_EIM },
+                                  .latency = { ICE_MS(20), ICE_MS(30) },
+                                  .relay_latency = ICE_MS(10),
+                                  .seed = 4 };
         struct sim *sim = run_to_connected(&cfg, ICE_S(5));
         uint64_t cut_at;
 
@@ -96,8 +104,11 @@ static void test_failover_to_relay(void)
 
 static void test_lossy_link_connects(void)
 {
-        struct sim_config cfg = {.nat = {SIM_NAT_EIM, SIM_NAT_EIM}, .latency = {ICE_MS(40), ICE_MS(60)},
-                                 .relay_latency = ICE_MS(10), .loss_percent = 20, .seed = 5};
+        struct sim_config cfg = { .nat = { SIM_NAT_EIM, SIM_NAT_EIM },
+                                  .latency = { ICE_MS(40), ICE_MS(60) },
+                                  .relay_latency = ICE_MS(10),
+                                  .loss_percent = 20,
+                                  .seed = 5 };
         struct sim *sim = run_to_connected(&cfg, ICE_S(15));
 
         g_assert_cmpuint(sim_stats(sim, 0)->selected_count, >=, 1);
@@ -108,8 +119,11 @@ static void test_lossy_link_connects(void)
 
 static void test_deterministic(void)
 {
-        struct sim_config cfg = {.nat = {SIM_NAT_EIM, SIM_NAT_SYMMETRIC}, .latency = {ICE_MS(20), ICE_MS(30)},
-                                 .relay_latency = ICE_MS(10), .loss_percent = 10, .seed = 6};
+        struct sim_config cfg = { .nat = { SIM_NAT_EIM, SIM_NAT_SYMMETRIC },
+                                  .latency = { ICE_MS(20), ICE_MS(30) },
+                                  .relay_latency = ICE_MS(10),
+                                  .loss_percent = 10,
+                                  .seed = 6 };
         struct sim *a = run_to_connected(&cfg, ICE_S(8));
         struct sim *b = run_to_connected(&cfg, ICE_S(8));
 
@@ -123,7 +137,7 @@ static void test_deterministic(void)
 
 static void test_candidate_timeout(void)
 {
-        struct sim_config cfg = {.nat = {SIM_NO_NAT, SIM_NO_NAT}, .drop_candidates = true, .seed = 7};
+        struct sim_config cfg = { .nat = { SIM_NO_NAT, SIM_NO_NAT }, .drop_candidates = true, .seed = 7 };
         struct sim *sim = run_to_connected(&cfg, ICE_S(9));
 
         g_assert_false(sim_stats(sim, 0)->failed);
@@ -135,8 +149,9 @@ static void test_candidate_timeout(void)
 
 static void test_ice_timeout(void)
 {
-        struct sim_config cfg = {.nat = {SIM_NO_NAT, SIM_NO_NAT}, .unreachable = true, .no_relay = true,
-                                 .seed = 8};
+        struct sim_config cfg = {
+                .nat = { SIM_NO_NAT, SIM_NO_NAT }, .unreachable = true, .no_relay = true, .seed = 8
+        };
         struct sim *sim = sim_new(&cfg);
         struct ice_candidate c;
 
@@ -157,10 +172,11 @@ static void test_ice_timeout(void)
 
 static void test_bad_turn_password(void)
 {
-        struct sim_config cfg = {.nat = {SIM_NO_NAT, SIM_NO_NAT}, .password = "wrong", .seed = 9};
+        struct sim_config cfg = { .nat = { SIM_NO_NAT, SIM_NO_NAT }, .password = "wrong", .seed = 9 };
         struct sim *sim = run_to_connected(&cfg, ICE_S(2));
 
-        g_assert_cmpstr(sim_stats(sim, 0)->last_error, ==, "TURN credentials rejected by the relay (401 Unauthorized)");
+        g_assert_cmpstr(sim_stats(sim, 0)->last_error, ==,
+                        "TURN credentials rejected by the relay (401 Unauthorized)");
         g_assert_cmpuint(sim_turn_server_allocations(sim_relay(sim)), ==, 0);
         sim_free(sim);
 }

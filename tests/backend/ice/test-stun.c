@@ -35,14 +35,16 @@ static const char sample_request[] = "000100582112a442b7e7a701bc34d686fa87dfae80
                                      "000600096576746a3a68367659202020000800149aeaa70cbfd8cb56"
                                      "781ef2b5b2d3f249c1b571a280280004e57a3bcf";
 /* RFC 5769 §2.2 */
-static const char sample_ipv4_response[] = "0101003c2112a442b7e7a701bc34d686fa87dfae8022000b7465737420766563746f7220"
-                                           "00200008 0001a147e112a643 000800142b91f599fd9e90c38c7489f92af9ba53f06be7d7"
-                                           "80280004c07d4c96";
+static const char sample_ipv4_response[] =
+    "0101003c2112a442b7e7a701bc34d686fa87dfae8022000b7465737420766563746f7220"
+    "00200008 0001a147e112a643 000800142b91f599fd9e90c38c7489f92af9ba53f06be7d7"
+    "80280004c07d4c96";
 /* RFC 5769 §2.3 */
-static const char sample_ipv6_response[] = "010100482112a442b7e7a701bc34d686fa87dfae8022000b7465737420766563746f7220"
-                                           "00200014 0002a1470113a9faa5d3f179bc25f4b5bed2b9d9"
-                                           "00080014a382954e4be67bf11784c97c8292c275bfe3ed41"
-                                           "80280004c8fb0b4c";
+static const char sample_ipv6_response[] =
+    "010100482112a442b7e7a701bc34d686fa87dfae8022000b7465737420766563746f7220"
+    "00200014 0002a1470113a9faa5d3f179bc25f4b5bed2b9d9"
+    "00080014a382954e4be67bf11784c97c8292c275bfe3ed41"
+    "80280004c8fb0b4c";
 /* RFC 5769 §2.4 */
 static const char sample_long_term[] = "000100602112a44278ad3433c6ad72c029da412e"
                                        "00060012e3839ee38388e383aae38383e382afe382b90000"
@@ -88,7 +90,8 @@ static void check_response(const char *hex, uint8_t family, const char *ip)
         g_assert_true(m.present & STUN_HAS_XOR_MAPPED);
         g_assert_cmpuint(m.xor_mapped.family, ==, family);
         g_assert_cmpint(ice_addr_from_ip_string(&want, ip, 32853), ==, 0);
-        g_assert_cmpstr(ice_addr_to_string(&m.xor_mapped, buf), ==, ice_addr_to_string(&want, (char[ICE_ADDR_STRLEN]){0}));
+        g_assert_cmpstr(ice_addr_to_string(&m.xor_mapped, buf), ==,
+                        ice_addr_to_string(&want, (char[ICE_ADDR_STRLEN]){ 0 }));
         g_assert_true(ice_addr_equal(&m.xor_mapped, &want));
         g_assert_true(stun_check_integrity(&m, (const uint8_t *)password, strlen(password)));
 
@@ -126,7 +129,8 @@ static void test_rfc5769_long_term(void)
         gsize len;
         const uint8_t *p = g_bytes_get_data(b, &len);
         /* "マトリックス" in UTF-8; password after SASLprep "TheMatrIX". */
-        static const char username[] = "\xe3\x83\x9e\xe3\x83\x88\xe3\x83\xaa\xe3\x83\x83\xe3\x82\xaf\xe3\x82\xb9";
+        static const char username[] =
+            "\xe3\x83\x9e\xe3\x83\x88\xe3\x83\xaa\xe3\x83\x83\xe3\x82\xaf\xe3\x82\xb9";
         uint8_t key[16];
         struct stun_msg m;
 
@@ -145,7 +149,7 @@ static void test_rfc5769_long_term(void)
 /* Every TURN/ICE attribute survives a build → parse round trip. */
 static void test_roundtrip_all_attributes(void)
 {
-        static const uint8_t tid[STUN_TID_LEN] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+        static const uint8_t tid[STUN_TID_LEN] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 };
         uint8_t out[512], key[16];
         struct stun_builder b;
         struct stun_msg m;
@@ -240,7 +244,7 @@ static void test_rejects(void)
 
         /* An attribute after MESSAGE-INTEGRITY (other than MI-SHA256/FINGERPRINT) is refused. */
         {
-                static const uint8_t tid[STUN_TID_LEN] = {0};
+                static const uint8_t tid[STUN_TID_LEN] = { 0 };
                 uint8_t out[128];
                 struct stun_builder bld;
                 int n;
@@ -267,8 +271,8 @@ static void test_rejects(void)
 
 static void test_mi_sha256_parsed(void)
 {
-        static const uint8_t tid[STUN_TID_LEN] = {0};
-        uint8_t out[128], mac[32] = {0};
+        static const uint8_t tid[STUN_TID_LEN] = { 0 };
+        uint8_t out[128], mac[32] = { 0 };
         struct stun_builder b;
         struct stun_msg m;
         int n;
@@ -289,7 +293,7 @@ static void test_mi_sha256_parsed(void)
 
 static void test_channel_data(void)
 {
-        uint8_t buf[16] = {0};
+        uint8_t buf[16] = { 0 };
         struct channel_data cd;
 
         memcpy(buf + 4, "abcde", 5);
@@ -312,9 +316,9 @@ static void test_demux(void)
         gsize len;
         const uint8_t *stun = g_bytes_get_data(b, &len);
         struct ice_addr relay, peer;
-        uint8_t cd[8] = {0x40, 0x01, 0x00, 0x04, 1, 2, 3, 4};
+        uint8_t cd[8] = { 0x40, 0x01, 0x00, 0x04, 1, 2, 3, 4 };
         /* A WireGuard handshake initiation starts with type 1 (in the STUN first-byte range). */
-        uint8_t wg[148] = {1};
+        uint8_t wg[148] = { 1 };
 
         ice_addr_from_ip_string(&relay, "203.0.113.1", 3478);
         ice_addr_from_ip_string(&peer, "198.51.100.7", 51820);
