@@ -42,7 +42,8 @@ struct turn_req {
 struct turn_channel {
         bool used;
         bool bound;     /* confirmed by the relay */
-        bool requested; /* a CHANNEL-BIND is in flight or waits for an allocation */
+        bool requested; /* a CHANNEL-BIND waits to be sent (e.g. for an allocation) */
+        bool pending;   /* a CHANNEL-BIND is in flight */
         uint16_t number;
         struct ice_addr peer;
         uint64_t bound_at, last_recv, last_use;
@@ -287,6 +288,7 @@ static void invalidate_allocation(struct turn_client *tc)
         for (size_t i = 0; i < TURN_MAX_CHANNELS; i++)
                 if (tc->ch[i].used) {
                         tc->ch[i].bound = false;
+                        tc->ch[i].pending = false;
                         tc->ch[i].requested = true;
                 }
         for (size_t i = 0; i < TURN_MAX_REQUESTS; i++)
@@ -340,8 +342,10 @@ static void send_channel_binds(struct turn_client *tc, uint64_t now)
                         continue;
                 p.channel = c->number;
                 p.peer = c->peer;
-                if (start_request(tc, REQ_CHANNEL_BIND, now, &p))
+                if (start_request(tc, REQ_CHANNEL_BIND, now, &p)) {
                         c->requested = false;
+                        c->pending = true;
+                }
         }
 }
 
@@ -536,6 +540,7 @@ static void handle_channel_bind_response(struct turn_client *tc, struct turn_req
         r->active = false;
         if (!c || !ice_addr_equal(&c->peer, &r->peer))
                 return;
+        c->pending = false;
         if (m->cls == STUN_SUCCESS) {
                 c->bound = true;
                 c->bound_at = now;
@@ -681,7 +686,7 @@ int turn_client_encode(struct turn_client *tc, const struct ice_addr *peer, cons
                 r = turn_client_bind_channel(tc, peer, now);
                 return r < 0 ? r : -ENOTCONN;
         }
-        if (!c->bound && !c->requested) {
+        if (!c->bound && !c->requested && !c->pending) {
                 /* Expired: bind the same number to the same peer again, sending meanwhile. */
                 c->requested = true;
                 send_channel_binds(tc, now);
@@ -711,7 +716,8 @@ static void channel_timers(struct turn_client *tc, uint64_t now)
         for (size_t i = 0; i < TURN_MAX_CHANNELS; i++) {
                 struct turn_channel *c = &tc->ch[i];
 
-                if (!c->used || c->requested)
+                /* Not yet confirmed: the request's own timeout handles it. */
+                if (!c->used || c->requested || c->pending || c->bound_at == 0)
                         continue;
                 if (c->bound && now >= c->bound_at + TURN_CHANNEL_LIFETIME) {
                         /* Expired at the relay; the number stays ours until the reuse window ends. */
@@ -788,7 +794,7 @@ uint64_t turn_client_poll_timeout(const struct turn_client *tc)
                 for (size_t i = 0; i < TURN_MAX_CHANNELS; i++) {
                         const struct turn_channel *c = &tc->ch[i];
 
-                        if (!c->used || c->requested)
+                        if (!c->used || c->requested || c->pending || c->bound_at == 0)
                                 continue;
                         if (!c->bound)
                                 t = min_u64(t, c->bound_at + TURN_CHANNEL_REUSE);
