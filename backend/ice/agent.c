@@ -227,6 +227,11 @@ static int add_pair(struct ice_agent *a, int l, int r)
                 return i;
         if (!pairable_local(&a->local[l].c) || a->local[l].c.addr.family != a->remote[r].c.addr.family)
                 return -1;
+        /* Relayed → remote host: host addresses are private in practice, and a relay that
+         * cannot reach one may tear the whole allocation down (coturn closes the session on
+         * ENETUNREACH).  The same path is still checked from the other side (host → relay). */
+        if (a->local[l].c.type == ICE_CANDIDATE_RELAY && a->remote[r].c.type == ICE_CANDIDATE_HOST)
+                return -1;
         for (i = 0; i < ICE_MAX_PAIRS; i++)
                 if (!a->pairs[i].used)
                         break;
@@ -572,11 +577,15 @@ static int handle_request(struct ice_agent *a, const struct ice_addr *local, con
                 else
                         a->pairs[i].nominate_on_success = true;
         }
-        /* Triggered check (RFC 8445 §7.3.1.4). */
-        if (a->pairs[i].state != PAIR_SUCCEEDED && !a->pairs[i].in_flight)
-                start_check(a, i, false, now);
-        else if (a->pairs[i].state == PAIR_FAILED)
-                start_check(a, i, false, now);
+        /* Triggered check (RFC 8445 §7.3.1.4): the peer just opened its NAT towards us, so
+         * check now; an in-progress check is retransmitted at once rather than waiting
+         * out its backoff. */
+        if (a->pairs[i].state != PAIR_SUCCEEDED) {
+                if (a->pairs[i].in_flight)
+                        send_check(a, i, now);
+                else
+                        start_check(a, i, false, now);
+        }
         return 0;
 }
 
@@ -653,7 +662,7 @@ static void fail_agent(struct ice_agent *a, const char *reason)
 
 static void update_state(struct ice_agent *a, uint64_t now)
 {
-        bool any_alive = false;
+        bool any_alive = false, any_pair = false;
 
         if (a->state == ICE_STATE_FAILED)
                 return;
@@ -662,9 +671,14 @@ static void update_state(struct ice_agent *a, uint64_t now)
                         fail_agent(a, "no remote candidates");
                 return;
         }
-        for (int i = 0; i < ICE_MAX_PAIRS; i++)
+        for (int i = 0; i < ICE_MAX_PAIRS; i++) {
+                any_pair |= a->pairs[i].used;
                 if (a->pairs[i].used && a->pairs[i].state != PAIR_FAILED)
                         any_alive = true;
+        }
+        /* Nothing to check yet (no local candidate gathered) is not a failure. */
+        if (!any_pair && a->selected < 0)
+                any_alive = true;
         if (a->selected >= 0 && a->pairs[a->selected].state == PAIR_FAILED)
                 a->selected = -1;
         if (a->selected < 0 && !any_alive && a->state != ICE_STATE_DISCONNECTED) {

@@ -379,8 +379,16 @@ static int run_ice(const struct opts *o)
                         }
                         fflush(stdout);
                 }
-                while (ice_link_poll_transmit(link, &t))
+                while (ice_link_poll_transmit(link, &t)) {
+                        if (getenv("KILN_PROBE_DEBUG")) {
+                                char a[ICE_ADDR_STRLEN], b[ICE_ADDR_STRLEN];
+
+                                fprintf(stderr, "tx %zu %s -> %s first=0x%02x\n", t.len,
+                                        ice_addr_to_string(&t.src, a), ice_addr_to_string(&t.dst, b),
+                                        t.data[0]);
+                        }
                         send_to(fd, &t);
+                }
                 deadline = ice_link_poll_timeout(link);
                 if (selected && next_ping < deadline)
                         deadline = next_ping;
@@ -390,9 +398,16 @@ static int run_ice(const struct opts *o)
                 if (poll(&p, 1, poll_ms(deadline, now_ns())) < 0 && errno != EINTR)
                         break;
                 while ((n = recv_from(fd, buf, sizeof(buf), &from)) >= 0) {
-                        int r = ice_link_handle_input(link, &o->bind, &from, buf, (size_t)n, now_ns(), &from,
+                        struct ice_addr src = from;
+                        int r = ice_link_handle_input(link, &o->bind, &src, buf, (size_t)n, now_ns(), &from,
                                                       &payload, &plen);
 
+                        if (getenv("KILN_PROBE_DEBUG")) {
+                                char a[ICE_ADDR_STRLEN];
+
+                                fprintf(stderr, "rx %zd from %s first=0x%02x -> %d\n", n,
+                                        ice_addr_to_string(&src, a), buf[0], r);
+                        }
                         if (r != 0)
                                 continue;
                         if (plen == 4 && memcmp(payload, "ping", 4) == 0) {

@@ -126,8 +126,12 @@ static void pump_pair(struct peer *a, struct peer *b, uint64_t now)
 
                                 g_assert_true(ice_addr_equal(&t.dst, &peers[1 - i]->addr));
                                 g_assert_cmpint(stun_parse(&m, t.data, t.len), ==, 0);
-                                g_assert_true(ice_agent_accepts(peers[1 - i]->agent, &m));
-                                ice_agent_handle_stun(peers[1 - i]->agent, &t.dst, &t.src, &m, now);
+                                /* Checks always reach the right agent; a duplicate answer to a
+                                 * retransmitted check may find its transaction already done. */
+                                if (m.cls == STUN_REQUEST)
+                                        g_assert_true(ice_agent_accepts(peers[1 - i]->agent, &m));
+                                if (ice_agent_accepts(peers[1 - i]->agent, &m))
+                                        ice_agent_handle_stun(peers[1 - i]->agent, &t.dst, &t.src, &m, now);
                                 more = true;
                         }
                 }
