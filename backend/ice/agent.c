@@ -519,6 +519,18 @@ static void switch_role(struct ice_agent *a)
 {
         a->role = a->role == ICE_CONTROLLING ? ICE_CONTROLLED : ICE_CONTROLLING;
         recompute_priorities(a);
+        /* Checks in flight claimed the old role: restart them as new transactions so that a
+         * late 487 to an old copy cannot switch us back. */
+        for (int i = 0; i < ICE_MAX_PAIRS; i++) {
+                struct pair *p = &a->pairs[i];
+
+                if (!p->used || !p->in_flight)
+                        continue;
+                ice_rng_bytes(&a->rng, p->tid, STUN_TID_LEN);
+                p->attempts = 0;
+                p->use_candidate = false;
+                p->next_send = 0;
+        }
         push_event(a, ICE_EVENT_ROLE_CHANGED);
 }
 
@@ -610,8 +622,7 @@ static int handle_response(struct ice_agent *a, const struct ice_addr *local, co
                 return -EADDRNOTAVAIL;
         if (m->cls == STUN_ERROR) {
                 if (m->error_code == 487) {
-                        /* Switch away from the role the request claimed, once (RFC 8445
-                         * §7.2.5.1); a request's retransmission may already reflect a switch. */
+                        /* RFC 8445 §7.2.5.1: take the other role than the one claimed. */
                         if (a->role == p->sent_role)
                                 switch_role(a);
                         start_check(a, i, false, now);
