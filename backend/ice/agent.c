@@ -687,9 +687,14 @@ static void update_state(struct ice_agent *a, uint64_t now)
                 if (a->pairs[i].used && a->pairs[i].state != PAIR_FAILED)
                         any_alive = true;
         }
-        /* Nothing to check yet (no local candidate gathered) is not a failure. */
-        if (!any_pair && a->selected < 0)
+        /* Nothing to check because we have gathered nothing yet is not a failure (the
+         * relays may still answer); having no remote candidate left is. */
+        if (!any_pair) {
                 any_alive = true;
+                for (int l = 0; l < ICE_MAX_LOCAL; l++)
+                        if (a->local[l].used && pairable_local(&a->local[l].c))
+                                any_alive = false;
+        }
         if (a->selected >= 0 && a->pairs[a->selected].state == PAIR_FAILED)
                 a->selected = -1;
         if (a->selected < 0 && !any_alive && a->state != ICE_STATE_DISCONNECTED) {

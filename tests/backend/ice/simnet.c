@@ -10,6 +10,9 @@
 #define SIM_QUEUE    4096
 #define SIM_MAPPINGS 64
 #define SIM_CONTACTS 16
+/* Simulated time starts far from zero, as CLOCK_MONOTONIC does: code that treats 0 as
+ * "never happened" would otherwise pass here and fail on a real machine. */
+#define SIM_EPOCH ICE_S(86400)
 
 struct sim_mapping {
         struct ice_addr priv, remote; /* remote: symmetric NATs map per destination */
@@ -67,6 +70,7 @@ struct sim *sim_new(const struct sim_config *cfg)
 
         sim->cfg = *cfg;
         sim->queue = calloc(SIM_QUEUE, sizeof(*sim->queue));
+        sim->now = SIM_EPOCH;
         ice_rng_seed(&sim->rng, cfg->seed);
         sim->relay_addr = addr("203.0.113.1", 3478);
         sim->relay = sim_turn_server_new(&sim->relay_addr, "2145916800:salt", "relay-password", "firezone");
@@ -95,7 +99,7 @@ struct sim *sim_new(const struct sim_config *cfg)
                         lc.relays[0].allocate = true;
                         lc.relays[0].seed = cfg->seed * 7 + (uint64_t)i;
                 }
-                h->link = ice_link_new(&lc, 0);
+                h->link = ice_link_new(&lc, sim->now);
         }
         return sim;
 }
@@ -112,6 +116,11 @@ void sim_free(struct sim *sim)
 }
 
 uint64_t sim_now(const struct sim *sim)
+{
+        return sim->now - SIM_EPOCH;
+}
+
+uint64_t sim_clock(const struct sim *sim)
 {
         return sim->now;
 }
@@ -317,6 +326,7 @@ void sim_send_app(struct sim *sim, int peer)
 
 void sim_run(struct sim *sim, uint64_t until)
 {
+        until += SIM_EPOCH;
         drain(sim);
         while (sim->now < until) {
                 uint64_t next = until;

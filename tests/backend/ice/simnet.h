@@ -47,7 +47,10 @@ struct sim *sim_new(const struct sim_config *cfg);
 void sim_free(struct sim *sim);
 /* Runs until `until` (simulated ns since start). */
 void sim_run(struct sim *sim, uint64_t until);
+/* Simulated ns since start */
 uint64_t sim_now(const struct sim *sim);
+/* The `now` the state machines see */
+uint64_t sim_clock(const struct sim *sim);
 /* Each peer sends one app datagram on its selected path. */
 void sim_send_app(struct sim *sim, int peer);
 void sim_cut_direct(struct sim *sim, bool cut);

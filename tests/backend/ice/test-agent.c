@@ -191,6 +191,38 @@ static void test_direct_and_roles(void)
         ice_agent_free(b.agent);
 }
 
+/* Withdrawing the candidate of the selected pair: disconnected at once, failed 2 s later. */
+static void test_invalidation(void)
+{
+        struct peer a, b;
+        struct ice_candidate gone;
+        struct ice_event e;
+        bool disconnected = false, failed = false;
+        uint64_t now = ICE_S(2);
+
+        peer_init(&a, ICE_CONTROLLING, "192.0.2.1", "aaaa", "apassword-apassword-22", "bbbb",
+                  "bpassword-bpassword-22", 7);
+        peer_init(&b, ICE_CONTROLLED, "192.0.2.2", "bbbb", "bpassword-bpassword-22", "aaaa",
+                  "apassword-apassword-22", 8);
+        run_pair(&a, &b, ICE_S(1));
+        g_assert_true(ice_agent_selected(a.agent, NULL, &gone));
+        g_assert_cmpint(ice_agent_remove_remote_candidate(a.agent, &gone, now), ==, 1);
+        g_assert_false(ice_agent_selected(a.agent, NULL, NULL));
+        while (ice_agent_poll_event(a.agent, &e))
+                disconnected |= e.type == ICE_EVENT_DISCONNECTED;
+        g_assert_true(disconnected);
+        g_assert_cmpint(ice_agent_state(a.agent), ==, ICE_STATE_DISCONNECTED);
+        ice_agent_handle_timeout(a.agent, now + ICE_MS(1900));
+        g_assert_cmpint(ice_agent_state(a.agent), ==, ICE_STATE_DISCONNECTED);
+        ice_agent_handle_timeout(a.agent, now + ICE_DISCONNECT_TIMEOUT);
+        while (ice_agent_poll_event(a.agent, &e))
+                failed |= e.type == ICE_EVENT_FAILED;
+        g_assert_true(failed);
+        g_assert_cmpint(ice_agent_add_remote_candidate(a.agent, &gone, now + ICE_S(3)), ==, -ESHUTDOWN);
+        ice_agent_free(a.agent);
+        ice_agent_free(b.agent);
+}
+
 static void test_config_rejects(void)
 {
         struct ice_agent_config cfg = {
@@ -209,6 +241,7 @@ int main(int argc, char *argv[])
         g_test_add_func("/ice/candidate-sdp", test_candidate_sdp);
         g_test_add_func("/ice/priorities", test_priorities);
         g_test_add_func("/ice/direct-and-roles", test_direct_and_roles);
+        g_test_add_func("/ice/invalidation", test_invalidation);
         g_test_add_func("/ice/config-rejects", test_config_rejects);
         return g_test_run();
 }

@@ -158,10 +158,10 @@ static void test_ice_timeout(void)
         /* Without relays there are no gathered candidates: hand both agents a host each. */
         ice_addr_from_ip_string(&c.addr, "198.51.100.1", 52625);
         ice_candidate_init(&c, ICE_CANDIDATE_HOST, &c.addr, NULL);
-        ice_link_add_local_candidate(sim_link(sim, 0), &c, 0);
+        ice_link_add_local_candidate(sim_link(sim, 0), &c, sim_clock(sim));
         ice_addr_from_ip_string(&c.addr, "198.51.100.2", 52625);
         ice_candidate_init(&c, ICE_CANDIDATE_HOST, &c.addr, NULL);
-        ice_link_add_local_candidate(sim_link(sim, 1), &c, 0);
+        ice_link_add_local_candidate(sim_link(sim, 1), &c, sim_clock(sim));
         /* 16.5 s client ICE timeout + 2 s disconnect grace. */
         sim_run(sim, ICE_S(18));
         g_assert_false(sim_stats(sim, 0)->failed);
