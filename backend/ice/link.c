@@ -8,6 +8,9 @@
 #include "backend/ice/demux.h"
 
 #define ICE_LINK_MAX_EVENTS 64
+/* Firezone adds at most two synthetic remote candidates per connection. */
+#define ICE_LINK_MAX_OPTIMISTIC 2
+#define ICE_LINK_MAX_SEEN       4
 
 struct ice_link {
         struct ice_agent *agent;
@@ -16,6 +19,12 @@ struct ice_link {
         struct ice_txq txq;
         struct ice_link_event events[ICE_LINK_MAX_EVENTS];
         size_t ev_head, ev_count;
+        /* remote IPv4 host ports and srflx addresses seen, for optimistic candidates */
+        uint16_t host_ports[ICE_LINK_MAX_SEEN];
+        size_t n_host_ports;
+        struct ice_addr srflx[ICE_LINK_MAX_SEEN];
+        size_t n_srflx, n_optimistic;
+        struct ice_addr optimistic[ICE_LINK_MAX_OPTIMISTIC];
 };
 
 static struct ice_link_event *push_event(struct ice_link *link, enum ice_link_event_type type)
@@ -243,6 +252,44 @@ int ice_link_send(struct ice_link *link, const uint8_t *payload, size_t len, uin
         return 0;
 }
 
+/* A NAT that forwards the host port (port forwarding, static mappings) is reachable at
+ * (srflx IP, host port) even when its mapping for other destinations is symmetric: try it,
+ * as snownet does (data-plane spec §3.1), IPv4 only and at most twice. */
+static void add_optimistic(struct ice_link *link, const struct ice_candidate *c, uint64_t now)
+{
+        if (c->addr.family != 4)
+                return;
+        if (c->type == ICE_CANDIDATE_HOST && link->n_host_ports < ICE_LINK_MAX_SEEN)
+                link->host_ports[link->n_host_ports++] = c->addr.port;
+        else if (c->type == ICE_CANDIDATE_SRFLX && link->n_srflx < ICE_LINK_MAX_SEEN)
+                link->srflx[link->n_srflx++] = c->addr;
+        else
+                return;
+        for (size_t s = 0; s < link->n_srflx; s++)
+                for (size_t h = 0; h < link->n_host_ports; h++) {
+                        struct ice_candidate o;
+                        struct ice_addr a = link->srflx[s];
+
+                        if (link->n_optimistic == ICE_LINK_MAX_OPTIMISTIC)
+                                return;
+                        bool known = false;
+
+                        if (a.port == link->host_ports[h])
+                                continue; /* that is the srflx candidate itself */
+                        a.port = link->host_ports[h];
+                        for (size_t i = 0; i < link->n_optimistic; i++)
+                                known |= ice_addr_equal(&link->optimistic[i], &a);
+                        if (known)
+                                continue;
+                        ice_candidate_init(&o, ICE_CANDIDATE_SRFLX, &a, NULL);
+                        if (ice_agent_add_remote_candidate(link->agent, &o, now) == 0) {
+                                link->optimistic[link->n_optimistic++] = a;
+                                for (size_t i = 0; i < link->n_relays; i++)
+                                        turn_client_bind_channel(link->relays[i], &a, now);
+                        }
+                }
+}
+
 int ice_link_add_remote_candidate(struct ice_link *link, const char *sdp, uint64_t now)
 {
         struct ice_candidate c;
@@ -257,6 +304,7 @@ int ice_link_add_remote_candidate(struct ice_link *link, const char *sdp, uint64
         if (c.type != ICE_CANDIDATE_HOST)
                 for (size_t i = 0; i < link->n_relays; i++)
                         turn_client_bind_channel(link->relays[i], &c.addr, now);
+        add_optimistic(link, &c, now);
         ice_agent_handle_timeout(link->agent, now);
         pump(link, now);
         return 0;
