@@ -11,20 +11,22 @@ probe=${KILN_ICE_PROBE:?}
 ns_add kiln
 ns_add nice
 veth_link kiln 10.79.0.1/24 nice 10.79.0.2/24
+ns_exec kiln ip -6 addr add fd79::1/64 dev veth-nice nodad
+ns_exec nice ip -6 addr add fd79::2/64 dev veth-kiln nodad
 
 run_round() {
-        local kiln_role=$1 nice_role=$2 port=$3
-        local kc=$TEST_TMP/kiln-$kiln_role.cands nc=$TEST_TMP/nice-$nice_role.cands
-        local klog=$TEST_TMP/kiln-$kiln_role.log nlog=$TEST_TMP/nice-$nice_role.log
+        local kiln_role=$1 nice_role=$2 port=$3 kiln_ip=${4:-10.79.0.1} nice_ip=${5:-10.79.0.2}
+        local kc=$TEST_TMP/kiln-$port.cands nc=$TEST_TMP/nice-$port.cands
+        local klog=$TEST_TMP/kiln-$port.log nlog=$TEST_TMP/nice-$port.log
         local kpid npid
 
         : >"$kc"
         : >"$nc"
-        bg_start nice "nice-$nice_role" "$KILN_NICE_PEER" --role "$nice_role" --bind 10.79.0.2 \
+        bg_start nice "nice-$port" "$KILN_NICE_PEER" --role "$nice_role" --bind "$nice_ip" \
                 --ufrag nice --pwd nicepassword-nicepassword --remote-ufrag kiln --remote-pwd kilnpassword-kilnpassword \
                 --cand-out "$nc" --cand-in "$kc" --seconds 30
         npid=$BG_PID
-        bg_start kiln "kiln-$kiln_role" "$probe" ice --role "$kiln_role" --bind "10.79.0.1:$port" \
+        bg_start kiln "kiln-$port" "$probe" ice --role "$kiln_role" --bind "$kiln_ip:$port" \
                 --ufrag kiln --pwd kilnpassword-kilnpassword --remote-ufrag nice --remote-pwd nicepassword-nicepassword \
                 --cand-out "$kc" --cand-in "$nc" --seconds 30
         kpid=$BG_PID
@@ -41,4 +43,6 @@ run_round() {
 
 run_round controlling controlled 5001
 run_round controlled controlling 5002
-echo "PASS: Kiln ↔ libnice in both roles"
+echo "# IPv6"
+run_round controlling controlled 5003 "[fd79::1]" fd79::2
+echo "PASS: Kiln ↔ libnice in both roles, IPv4 and IPv6"
