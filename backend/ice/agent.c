@@ -278,7 +278,6 @@ int ice_agent_add_local_candidate(struct ice_agent *a, const struct ice_candidat
                 if (a->remote[r].used)
                         add_pair(a, l, r);
         wake_from_disconnected(a);
-        (void)now;
         return 1;
 }
 
@@ -346,7 +345,6 @@ int ice_agent_add_remote_candidate(struct ice_agent *a, const struct ice_candida
                 return r;
         a->had_remote = true;
         wake_from_disconnected(a);
-        (void)now;
         return 0;
 }
 

@@ -82,12 +82,13 @@ struct turn_client {
         size_t ev_head, ev_count;
 };
 
-static void push_event(struct turn_client *tc, enum turn_event_type type, const struct ice_addr *addr,
-                       const struct ice_addr *base, uint16_t code, const char *fmt, ...)
-    __attribute__((format(printf, 6, 7)));
+static struct turn_event *push_event(struct turn_client *tc, enum turn_event_type type,
+                                     const struct ice_addr *addr, const struct ice_addr *base, uint16_t code,
+                                     const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
-static void push_event(struct turn_client *tc, enum turn_event_type type, const struct ice_addr *addr,
-                       const struct ice_addr *base, uint16_t code, const char *fmt, ...)
+static struct turn_event *push_event(struct turn_client *tc, enum turn_event_type type,
+                                     const struct ice_addr *addr, const struct ice_addr *base, uint16_t code,
+                                     const char *fmt, ...)
 {
         struct turn_event *e;
         va_list ap;
@@ -110,6 +111,7 @@ static void push_event(struct turn_client *tc, enum turn_event_type type, const 
                 vsnprintf(e->message, sizeof(e->message), fmt, ap);
                 va_end(ap);
         }
+        return e;
 }
 
 static bool copy_text(char *dst, size_t cap, const char *src)
@@ -545,8 +547,7 @@ static void handle_channel_bind_response(struct turn_client *tc, struct turn_req
                 c->bound = true;
                 c->bound_at = now;
                 c->last_recv = 0;
-                push_event(tc, TURN_EVENT_CHANNEL_BOUND, &c->peer, NULL, 0, NULL);
-                tc->events[(tc->ev_head + tc->ev_count - 1) % TURN_MAX_EVENTS].channel = c->number;
+                push_event(tc, TURN_EVENT_CHANNEL_BOUND, &c->peer, NULL, 0, NULL)->channel = c->number;
                 return;
         }
         if (m->error_code == 437) {

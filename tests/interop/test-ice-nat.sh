@@ -35,7 +35,6 @@ set_nat() {
                 # the same peer clashes with it and gets another port (no longer EIM).
                 ns_exec "${n%%:*}" iptables -F INPUT
                 ns_exec "${n%%:*}" iptables -A INPUT -i "${n##*:}" -m conntrack --ctstate NEW -j DROP
-                ns_exec "${n%%:*}" conntrack -F 2>/dev/null || true
         done
 }
 
