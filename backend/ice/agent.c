@@ -490,10 +490,20 @@ static void respond(struct ice_agent *a, const struct ice_addr *local, const str
                 return;
         stun_build_init(&b, t->data, sizeof(t->data), STUN_BINDING, error ? STUN_ERROR : STUN_SUCCESS,
                         req->tid);
-        if (error)
+        if (error == 420) {
+                uint8_t list[2 * STUN_MAX_UNKNOWN];
+
+                stun_add_error(&b, error, "Unknown Attribute");
+                for (size_t i = 0; i < req->n_unknown; i++) {
+                        list[2 * i] = (uint8_t)(req->unknown[i] >> 8);
+                        list[2 * i + 1] = (uint8_t)req->unknown[i];
+                }
+                stun_add_bytes(&b, STUN_ATTR_UNKNOWN_ATTRIBUTES, list, 2 * req->n_unknown);
+        } else if (error) {
                 stun_add_error(&b, error, "Role Conflict");
-        else
+        } else {
                 stun_add_addr(&b, STUN_ATTR_XOR_MAPPED_ADDRESS, from);
+        }
         stun_add_integrity(&b, (const uint8_t *)a->local_pwd, strlen(a->local_pwd));
         stun_add_fingerprint(&b);
         len = stun_build_finish(&b);
@@ -549,6 +559,11 @@ static int handle_request(struct ice_agent *a, const struct ice_addr *local, con
         l = local_index_for(a, local);
         if (l < 0)
                 return -EADDRNOTAVAIL;
+        /* RFC 8489 §6.3.1.1: a request with comprehension-required attributes we do not know. */
+        if (m->n_unknown > 0) {
+                respond(a, local, from, m, 420);
+                return -EPROTO;
+        }
 
         /* RFC 8445 §7.3.1.1 */
         if (a->role == ICE_CONTROLLING && (m->present & STUN_HAS_ICE_CONTROLLING)) {

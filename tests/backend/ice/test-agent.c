@@ -223,6 +223,37 @@ static void test_invalidation(void)
         ice_agent_free(b.agent);
 }
 
+/* A check with an unknown comprehension-required attribute gets 420 + UNKNOWN-ATTRIBUTES. */
+static void test_unknown_attribute(void)
+{
+        struct peer a;
+        struct ice_addr from;
+        uint8_t buf[256], tid[STUN_TID_LEN] = { 9 };
+        struct stun_builder b;
+        struct stun_msg m, r;
+        struct ice_transmit t;
+        int n;
+
+        peer_init(&a, ICE_CONTROLLED, "192.0.2.1", "aaaa", "apassword-apassword-22", "bbbb",
+                  "bpassword-bpassword-22", 9);
+        ice_addr_from_ip_string(&from, "192.0.2.2", 6000);
+        stun_build_init(&b, buf, sizeof(buf), STUN_BINDING, STUN_REQUEST, tid);
+        stun_add_string(&b, STUN_ATTR_USERNAME, "aaaa:bbbb");
+        stun_add_u32(&b, STUN_ATTR_PRIORITY, 1000);
+        stun_add_u32(&b, 0x0042, 7);
+        stun_add_integrity(&b, (const uint8_t *)"apassword-apassword-22", 22);
+        stun_add_fingerprint(&b);
+        n = stun_build_finish(&b);
+        g_assert_cmpint(stun_parse(&m, buf, (size_t)n), ==, 0);
+        g_assert_cmpint(ice_agent_handle_stun(a.agent, &a.addr, &from, &m, 0), ==, -EPROTO);
+        g_assert_true(ice_agent_poll_transmit(a.agent, &t));
+        g_assert_cmpint(stun_parse(&r, t.data, t.len), ==, 0);
+        g_assert_cmpuint(r.cls, ==, STUN_ERROR);
+        g_assert_cmpuint(r.error_code, ==, 420);
+        g_assert_true(ice_addr_equal(&t.dst, &from));
+        ice_agent_free(a.agent);
+}
+
 static void test_config_rejects(void)
 {
         struct ice_agent_config cfg = {
@@ -242,6 +273,7 @@ int main(int argc, char *argv[])
         g_test_add_func("/ice/priorities", test_priorities);
         g_test_add_func("/ice/direct-and-roles", test_direct_and_roles);
         g_test_add_func("/ice/invalidation", test_invalidation);
+        g_test_add_func("/ice/unknown-attribute", test_unknown_attribute);
         g_test_add_func("/ice/config-rejects", test_config_rejects);
         return g_test_run();
 }
