@@ -11,6 +11,19 @@
 /* Firezone adds at most two synthetic remote candidates per connection. */
 #define ICE_LINK_MAX_OPTIMISTIC 2
 #define ICE_LINK_MAX_SEEN       4
+/* Checks and answers waiting for a channel to their peer (see queue_via). */
+#define ICE_LINK_MAX_PENDING     8
+#define ICE_LINK_PENDING_MAX_LEN 600
+#define ICE_LINK_PENDING_TTL     ICE_S(2)
+
+struct pending {
+        bool used;
+        size_t relay;
+        struct ice_addr peer;
+        uint64_t expires;
+        size_t len;
+        uint8_t data[ICE_LINK_PENDING_MAX_LEN];
+};
 
 struct ice_link {
         struct ice_agent *agent;
@@ -25,6 +38,7 @@ struct ice_link {
         struct ice_addr srflx[ICE_LINK_MAX_SEEN];
         size_t n_srflx, n_optimistic;
         struct ice_addr optimistic[ICE_LINK_MAX_OPTIMISTIC];
+        struct pending pending[ICE_LINK_MAX_PENDING];
 };
 
 static struct ice_link_event *push_event(struct ice_link *link, enum ice_link_event_type type)
@@ -85,29 +99,78 @@ struct turn_client *ice_link_relay(struct ice_link *link, size_t index)
         return index < link->n_relays ? link->relays[index] : NULL;
 }
 
-static struct turn_client *relay_for_local(struct ice_link *link, const struct ice_addr *relayed)
+static struct turn_client *relay_for_local(struct ice_link *link, const struct ice_addr *relayed,
+                                           size_t *ret_index)
 {
         for (size_t i = 0; i < link->n_relays; i++) {
                 const struct ice_addr *r = turn_client_relayed(link->relays[i], relayed->family);
 
-                if (r && ice_addr_equal(r, relayed))
+                if (r && ice_addr_equal(r, relayed)) {
+                        *ret_index = i;
                         return link->relays[i];
+                }
         }
         return NULL;
 }
 
-static void queue_via(struct ice_link *link, const struct ice_addr *src, const struct ice_addr *dst,
-                      const uint8_t *data, size_t len, uint64_t now)
+/* A check or answer from a relayed candidate to a peer without a channel yet: the channel
+ * is being bound, so keep the datagram for that long instead of losing a retransmission
+ * interval (≈ 500 ms on the first relayed check).  Application data is never held. */
+static void hold(struct ice_link *link, size_t relay, const struct ice_addr *peer, const uint8_t *data,
+                 size_t len, uint64_t now)
 {
-        struct turn_client *tc = src->family ? relay_for_local(link, src) : NULL;
+        if (len > ICE_LINK_PENDING_MAX_LEN)
+                return;
+        for (size_t i = 0; i < ICE_LINK_MAX_PENDING; i++) {
+                struct pending *p = &link->pending[i];
+
+                if (p->used && now < p->expires)
+                        continue;
+                p->used = true;
+                p->relay = relay;
+                p->peer = *peer;
+                p->expires = now + ICE_LINK_PENDING_TTL;
+                p->len = len;
+                memcpy(p->data, data, len);
+                return;
+        }
+}
+
+static void release(struct ice_link *link, size_t relay, const struct ice_addr *peer, uint64_t now)
+{
+        for (size_t i = 0; i < ICE_LINK_MAX_PENDING; i++) {
+                struct pending *p = &link->pending[i];
+                struct ice_transmit *t;
+
+                if (!p->used || p->relay != relay || !ice_addr_equal(&p->peer, peer))
+                        continue;
+                p->used = false;
+                if (now >= p->expires)
+                        continue;
+                t = ice_txq_push(&link->txq);
+                if (t && turn_client_encode(link->relays[relay], peer, p->data, p->len, t, now) < 0)
+                        t->len = 0;
+        }
+}
+
+static void queue_via(struct ice_link *link, const struct ice_addr *src, const struct ice_addr *dst,
+                      const uint8_t *data, size_t len, bool is_stun, uint64_t now)
+{
+        size_t relay = 0;
+        struct turn_client *tc = src->family ? relay_for_local(link, src, &relay) : NULL;
         struct ice_transmit *t;
 
         t = ice_txq_push(&link->txq);
         if (!t)
                 return;
         if (tc) {
-                if (turn_client_encode(tc, dst, data, len, t, now) < 0)
-                        t->len = 0; /* no channel yet: dropped, the check is retransmitted */
+                int r = turn_client_encode(tc, dst, data, len, t, now);
+
+                if (r < 0) {
+                        t->len = 0;
+                        if (r == -ENOTCONN && is_stun)
+                                hold(link, relay, dst, data, len, now);
+                }
                 return;
         }
         if (len > sizeof(t->data)) {
@@ -151,6 +214,8 @@ static void pump(struct ice_link *link, uint64_t now)
                                 ice_agent_remove_local_candidate(link->agent, &te.addr, now);
                                 break;
                         case TURN_EVENT_CHANNEL_BOUND:
+                                release(link, i, &te.addr, now);
+                                break;
                         case TURN_EVENT_ERROR:
                                 break;
                         }
@@ -165,7 +230,7 @@ static void pump(struct ice_link *link, uint64_t now)
                 e->ice = ie;
         }
         while (ice_agent_poll_transmit(link->agent, &tx))
-                queue_via(link, &tx.src, &tx.dst, tx.data, tx.len, now);
+                queue_via(link, &tx.src, &tx.dst, tx.data, tx.len, true, now);
         for (size_t i = 0; i < link->n_relays; i++)
                 while (turn_client_poll_transmit(link->relays[i], &tx)) {
                         struct ice_transmit *t = ice_txq_push(&link->txq);
@@ -248,7 +313,7 @@ int ice_link_send(struct ice_link *link, const uint8_t *payload, size_t len, uin
         if (!ice_agent_selected(link->agent, &local, &remote))
                 return -ENOTCONN;
         queue_via(link, local.type == ICE_CANDIDATE_RELAY ? &local.addr : &local.base, &remote.addr, payload,
-                  len, now);
+                  len, false, now);
         return 0;
 }
 
