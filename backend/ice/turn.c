@@ -712,6 +712,12 @@ void turn_client_refresh_now(struct turn_client *tc, uint64_t now)
                 restart(tc, now);
 }
 
+void turn_client_reset(struct turn_client *tc, uint64_t now)
+{
+        if (tc->state != ST_FAILED)
+                restart(tc, now);
+}
+
 static void channel_timers(struct turn_client *tc, uint64_t now)
 {
         for (size_t i = 0; i < TURN_MAX_CHANNELS; i++) {

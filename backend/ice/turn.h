@@ -86,8 +86,11 @@ int turn_client_bind_channel(struct turn_client *tc, const struct ice_addr *peer
  * the packet), -ENETDOWN without an allocation. */
 int turn_client_encode(struct turn_client *tc, const struct ice_addr *peer, const uint8_t *payload,
                        size_t len, struct ice_transmit *ret, uint64_t now);
-/* Sends a REFRESH now (e.g. after a network change); a lost allocation is then re-created. */
+/* Sends a REFRESH now; a lost allocation is then re-created. */
 void turn_client_refresh_now(struct turn_client *tc, uint64_t now);
+/* After a network change (socket rebound): starts over from BINDING, keeping the
+ * credentials; the relay keys allocations by our 3-tuple, so the old one is abandoned. */
+void turn_client_reset(struct turn_client *tc, uint64_t now);
 
 bool turn_client_is_allocated(const struct turn_client *tc);
 const struct ice_addr *turn_client_server(const struct turn_client *tc);

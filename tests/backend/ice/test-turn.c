@@ -182,6 +182,27 @@ static void test_stale_nonce_and_restart(void)
         teardown(&f);
 }
 
+/* A network change: from BINDING again, a new allocation, the old relayed address withdrawn. */
+static void test_reset(void)
+{
+        struct fixture f;
+        struct turn_event e = { 0 };
+
+        setup(&f, "secret");
+        advance(&f, 0);
+        g_assert_true(next_event(&f, TURN_EVENT_RELAY_CANDIDATE, NULL));
+        ice_addr_from_ip_string(&f.client, "198.51.100.1", 52626);
+        turn_client_reset(f.tc, f.now);
+        g_assert_false(turn_client_is_allocated(f.tc));
+        exchange(&f);
+        g_assert_true(turn_client_is_allocated(f.tc));
+        g_assert_true(next_event(&f, TURN_EVENT_RELAY_INVALIDATED, NULL));
+        g_assert_true(next_event(&f, TURN_EVENT_RELAY_CANDIDATE, &e));
+        g_assert_cmpuint(e.addr.port, ==, 49153);
+        g_assert_cmpuint(sim_turn_server_allocations(f.srv), ==, 2);
+        teardown(&f);
+}
+
 static void test_channel_data(void)
 {
         struct fixture f;
@@ -275,6 +296,7 @@ int main(int argc, char *argv[])
         g_test_add_func("/turn/refresh-keepalive", test_refresh_and_keepalive);
         g_test_add_func("/turn/stale-nonce-restart", test_stale_nonce_and_restart);
         g_test_add_func("/turn/channel-data", test_channel_data);
+        g_test_add_func("/turn/reset", test_reset);
         g_test_add_func("/turn/backoff", test_backoff);
         return g_test_run();
 }
