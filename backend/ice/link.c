@@ -39,7 +39,37 @@ struct ice_link {
         size_t n_srflx, n_optimistic;
         struct ice_addr optimistic[ICE_LINK_MAX_OPTIMISTIC];
         struct pending pending[ICE_LINK_MAX_PENDING];
+        enum ice_profile active_profile;
+        bool idle;
+        uint64_t last_activity;
 };
+
+static enum ice_profile idle_profile(enum ice_profile active)
+{
+        switch (active) {
+        case ICE_PROFILE_CLIENT_ACTIVE:
+        case ICE_PROFILE_CLIENT_IDLE:
+                return ICE_PROFILE_CLIENT_IDLE;
+        case ICE_PROFILE_GATEWAY_ACTIVE:
+        case ICE_PROFILE_GATEWAY_IDLE:
+                return ICE_PROFILE_GATEWAY_IDLE;
+        }
+        return active;
+}
+
+static void activity(struct ice_link *link, uint64_t now)
+{
+        link->last_activity = now;
+        if (link->idle) {
+                link->idle = false;
+                ice_agent_set_profile(link->agent, link->active_profile);
+        }
+}
+
+bool ice_link_is_idle(const struct ice_link *link)
+{
+        return link->idle;
+}
 
 static struct ice_link_event *push_event(struct ice_link *link, enum ice_link_event_type type)
 {
@@ -67,6 +97,8 @@ struct ice_link *ice_link_new(const struct ice_link_config *cfg, uint64_t now)
         link->agent = ice_agent_new(&cfg->agent, now);
         if (!link->agent)
                 goto fail;
+        link->active_profile = cfg->agent.profile;
+        link->last_activity = now;
         for (size_t i = 0; i < cfg->n_relays; i++) {
                 link->relays[i] = turn_client_new(&cfg->relays[i], now);
                 if (!link->relays[i])
@@ -302,6 +334,8 @@ int ice_link_handle_input(struct ice_link *link, const struct ice_addr *local, c
 {
         int r = input(link, local, from, buf, len, now, ret_from, ret_payload, ret_len);
 
+        if (r == 0)
+                activity(link, now);
         pump(link, now);
         return r;
 }
@@ -312,6 +346,7 @@ int ice_link_send(struct ice_link *link, const uint8_t *payload, size_t len, uin
 
         if (!ice_agent_selected(link->agent, &local, &remote))
                 return -ENOTCONN;
+        activity(link, now);
         queue_via(link, local.type == ICE_CANDIDATE_RELAY ? &local.addr : &local.base, &remote.addr, payload,
                   len, false, now);
         return 0;
@@ -370,6 +405,7 @@ int ice_link_add_remote_candidate(struct ice_link *link, const char *sdp, uint64
                 for (size_t i = 0; i < link->n_relays; i++)
                         turn_client_bind_channel(link->relays[i], &c.addr, now);
         add_optimistic(link, &c, now);
+        activity(link, now);
         ice_agent_handle_timeout(link->agent, now);
         pump(link, now);
         return 0;
@@ -391,12 +427,18 @@ int ice_link_remove_remote_candidate(struct ice_link *link, const char *sdp, uin
         if (r < 0)
                 return r;
         r = ice_agent_remove_remote_candidate(link->agent, &c, now);
+        activity(link, now);
         pump(link, now);
         return r;
 }
 
 void ice_link_handle_timeout(struct ice_link *link, uint64_t now)
 {
+        if (!link->idle && ice_agent_state(link->agent) == ICE_STATE_CONNECTED &&
+            now >= link->last_activity + ICE_LINK_IDLE_AFTER) {
+                link->idle = true;
+                ice_agent_set_profile(link->agent, idle_profile(link->active_profile));
+        }
         for (size_t i = 0; i < link->n_relays; i++)
                 if (turn_client_poll_timeout(link->relays[i]) <= now)
                         turn_client_handle_timeout(link->relays[i], now);
@@ -410,6 +452,9 @@ uint64_t ice_link_poll_timeout(const struct ice_link *link)
 {
         uint64_t t = ice_agent_poll_timeout(link->agent);
 
+        if (!link->idle && ice_agent_state(link->agent) == ICE_STATE_CONNECTED &&
+            link->last_activity + ICE_LINK_IDLE_AFTER < t)
+                t = link->last_activity + ICE_LINK_IDLE_AFTER;
         for (size_t i = 0; i < link->n_relays; i++) {
                 uint64_t r = turn_client_poll_timeout(link->relays[i]);
 

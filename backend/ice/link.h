@@ -7,6 +7,10 @@
  * and application payloads (WireGuard).  The WireGuard connection object sits on top:
  * it hands every datagram of the socket to ice_link_handle_input() and sends through
  * ice_link_send() once ICE_EVENT_SELECTED arrived.
+ *
+ * The agent runs the configured (active) timing profile and drops to the matching idle one
+ * after 20 s without application packets in either direction; any application packet or
+ * candidate change makes it active again.
  */
 #pragma once
 
@@ -18,6 +22,8 @@
 #include "backend/ice/turn.h"
 
 #define ICE_LINK_MAX_RELAYS 2
+/* Firezone's connection_state.rs: idle after 20 s without an application packet. */
+#define ICE_LINK_IDLE_AFTER ICE_S(20)
 
 struct ice_link_config {
         struct ice_agent_config agent;
@@ -58,5 +64,6 @@ uint64_t ice_link_poll_timeout(const struct ice_link *link);
 bool ice_link_poll_transmit(struct ice_link *link, struct ice_transmit *ret);
 bool ice_link_poll_event(struct ice_link *link, struct ice_link_event *ret);
 
+bool ice_link_is_idle(const struct ice_link *link);
 struct ice_agent *ice_link_agent(struct ice_link *link);
 struct turn_client *ice_link_relay(struct ice_link *link, size_t index);

@@ -271,6 +271,7 @@ static void drain(struct sim *sim)
                 for (int i = 0; i < 2; i++) {
                         handle_events(sim, i);
                         while (ice_link_poll_transmit(sim->host[i].link, &t)) {
+                                sim->host[i].stats.transmits++;
                                 host_send(sim, &sim->host[i], &t);
                                 more = true;
                         }

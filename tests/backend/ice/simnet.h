@@ -21,6 +21,7 @@ enum sim_nat_type {
 
 struct sim_peer_stats {
         uint64_t app_received;
+        uint64_t transmits;
         uint64_t selected_count;
         bool selected_via_relay;
         enum ice_candidate_type selected_local_type, selected_remote_type;

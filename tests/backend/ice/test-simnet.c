@@ -102,6 +102,36 @@ static void test_failover_to_relay(void)
         sim_free(sim);
 }
 
+/* 20 s without application packets: both sides drop to their idle timing profile (consent
+ * every 25 s instead of every 1.5 s); one packet makes them active again. */
+static void test_idle_profile(void)
+{
+        struct sim_config cfg = { .nat = { SIM_NAT_EIM, SIM_NAT_EIM },
+                                  .latency = { ICE_MS(20), ICE_MS(30) },
+                                  .relay_latency = ICE_MS(10),
+                                  .seed = 10 };
+        struct sim *sim = run_to_connected(&cfg, ICE_S(5));
+        uint64_t before;
+
+        g_assert_false(ice_link_is_idle(sim_link(sim, 0)));
+        before = sim_stats(sim, 0)->transmits;
+        sim_run(sim, ICE_S(20));
+        /* Active: consent checks every 1.5 s on each valid pair. */
+        g_assert_cmpuint(sim_stats(sim, 0)->transmits - before, >, 10);
+        sim_run(sim, ICE_S(30));
+        g_assert_true(ice_link_is_idle(sim_link(sim, 0)));
+        g_assert_true(ice_link_is_idle(sim_link(sim, 1)));
+        before = sim_stats(sim, 0)->transmits;
+        sim_run(sim, ICE_S(55));
+        g_assert_cmpuint(sim_stats(sim, 0)->transmits - before, <=, 10);
+        g_assert_cmpuint(sim_stats(sim, 0)->selected_count, >=, 1);
+        g_assert_false(sim_stats(sim, 0)->failed);
+        assert_data_flows(sim);
+        g_assert_false(ice_link_is_idle(sim_link(sim, 0)));
+        g_assert_false(ice_link_is_idle(sim_link(sim, 1)));
+        sim_free(sim);
+}
+
 static void test_lossy_link_connects(void)
 {
         struct sim_config cfg = { .nat = { SIM_NAT_EIM, SIM_NAT_EIM },
@@ -188,6 +218,7 @@ int main(int argc, char *argv[])
         g_test_add_func("/simnet/eim-direct", test_eim_nat_direct);
         g_test_add_func("/simnet/symmetric-relayed", test_symmetric_nat_relayed);
         g_test_add_func("/simnet/failover", test_failover_to_relay);
+        g_test_add_func("/simnet/idle", test_idle_profile);
         g_test_add_func("/simnet/lossy", test_lossy_link_connects);
         g_test_add_func("/simnet/deterministic", test_deterministic);
         g_test_add_func("/simnet/candidate-timeout", test_candidate_timeout);
