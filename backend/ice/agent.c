@@ -13,6 +13,10 @@
 
 #define ICE_MAX_PAIRS  (ICE_MAX_LOCAL * ICE_MAX_REMOTE)
 #define ICE_MAX_EVENTS 32
+/* Checks are started only while this much room is left, so that answers to the peer's
+ * checks still fit; the rest start on the next timeout, after the driver drained us. */
+#define ICE_TXQ_CAP     16
+#define ICE_TXQ_RESERVE 4
 /* A valid pair whose consent check went unanswered this many times is not used for a new
  * nomination (and makes the controlling side move away from it when it is selected). */
 #define ICE_STALE_ATTEMPTS 3
@@ -128,6 +132,10 @@ struct ice_agent *ice_agent_new(const struct ice_agent_config *cfg, uint64_t now
 
         if (!a)
                 return NULL;
+        if (ice_txq_init(&a->txq, ICE_TXQ_CAP) < 0) {
+                free(a);
+                return NULL;
+        }
         if (!copy_cred(a->local_ufrag, sizeof(a->local_ufrag), cfg->local_ufrag) ||
             !copy_cred(a->local_pwd, sizeof(a->local_pwd), cfg->local_pwd) ||
             !copy_cred(a->remote_ufrag, sizeof(a->remote_ufrag), cfg->remote_ufrag) ||
@@ -150,6 +158,7 @@ void ice_agent_free(struct ice_agent *a)
 {
         if (!a)
                 return;
+        ice_txq_release(&a->txq);
         sodium_memzero(a, sizeof(*a));
         free(a);
 }
@@ -734,6 +743,8 @@ void ice_agent_handle_timeout(struct ice_agent *a, uint64_t now)
 
                 if (!p->used)
                         continue;
+                if (ice_txq_space(&a->txq) <= ICE_TXQ_RESERVE)
+                        break;
                 if (p->in_flight && now >= p->next_send) {
                         if (p->attempts >= t->max_retransmits) {
                                 /* Unanswered for the whole ICE timeout: the pair (or its consent) is gone. */

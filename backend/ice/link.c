@@ -7,7 +7,8 @@
 
 #include "backend/ice/demux.h"
 
-#define ICE_LINK_MAX_EVENTS 64
+#define ICE_LINK_MAX_EVENTS 32
+#define ICE_LINK_TXQ_CAP    48
 /* Firezone adds at most two synthetic remote candidates per connection. */
 #define ICE_LINK_MAX_OPTIMISTIC 2
 #define ICE_LINK_MAX_SEEN       4
@@ -94,6 +95,10 @@ struct ice_link *ice_link_new(const struct ice_link_config *cfg, uint64_t now)
         link = calloc(1, sizeof(*link));
         if (!link)
                 return NULL;
+        if (ice_txq_init(&link->txq, ICE_LINK_TXQ_CAP) < 0) {
+                free(link);
+                return NULL;
+        }
         link->agent = ice_agent_new(&cfg->agent, now);
         if (!link->agent)
                 goto fail;
@@ -118,6 +123,7 @@ void ice_link_free(struct ice_link *link)
         ice_agent_free(link->agent);
         for (size_t i = 0; i < link->n_relays; i++)
                 turn_client_free(link->relays[i]);
+        ice_txq_release(&link->txq);
         free(link);
 }
 
@@ -340,16 +346,42 @@ int ice_link_handle_input(struct ice_link *link, const struct ice_addr *local, c
         return r;
 }
 
-int ice_link_send(struct ice_link *link, const uint8_t *payload, size_t len, uint64_t now)
+int ice_link_encode(struct ice_link *link, const uint8_t *payload, size_t len, struct ice_transmit *ret,
+                    uint64_t now)
 {
         struct ice_candidate local, remote;
+        struct turn_client *tc;
+        size_t relay;
 
         if (!ice_agent_selected(link->agent, &local, &remote))
                 return -ENOTCONN;
         activity(link, now);
-        queue_via(link, local.type == ICE_CANDIDATE_RELAY ? &local.addr : &local.base, &remote.addr, payload,
-                  len, false, now);
+        if (local.type == ICE_CANDIDATE_RELAY) {
+                tc = relay_for_local(link, &local.addr, &relay);
+                if (!tc)
+                        return -ENOTCONN;
+                return turn_client_encode(tc, &remote.addr, payload, len, ret, now);
+        }
+        if (len > sizeof(ret->data))
+                return -EMSGSIZE;
+        memmove(ret->data, payload, len);
+        ret->len = len;
+        ret->src = local.base;
+        ret->dst = remote.addr;
         return 0;
+}
+
+int ice_link_send(struct ice_link *link, const uint8_t *payload, size_t len, uint64_t now)
+{
+        struct ice_transmit *t = ice_txq_push(&link->txq);
+        int r;
+
+        if (!t)
+                return -ENOBUFS;
+        r = ice_link_encode(link, payload, len, t, now);
+        if (r < 0)
+                t->len = 0;
+        return r;
 }
 
 /* A NAT that forwards the host port (port forwarding, static mappings) is reachable at

@@ -53,7 +53,13 @@ void ice_link_free(struct ice_link *link);
 int ice_link_handle_input(struct ice_link *link, const struct ice_addr *local, const struct ice_addr *from,
                           const uint8_t *buf, size_t len, uint64_t now, struct ice_addr *ret_from,
                           const uint8_t **ret_payload, size_t *ret_len);
-/* Queues an application datagram on the selected path; -ENOTCONN before ICE selected one. */
+/* The hot path for WireGuard: frames `payload` for the selected path straight into `ret`
+ * (ChannelData to the relay on a relayed path) without queueing.  `payload` may already sit
+ * at ret->data + 4, where the ChannelData header leaves it.  -ENOTCONN before ICE selected
+ * a pair, or while the relay channel to the peer is still being bound (packet dropped). */
+int ice_link_encode(struct ice_link *link, const uint8_t *payload, size_t len, struct ice_transmit *ret,
+                    uint64_t now);
+/* ice_link_encode() into the link's own queue (for occasional packets). */
 int ice_link_send(struct ice_link *link, const uint8_t *payload, size_t len, uint64_t now);
 int ice_link_add_remote_candidate(struct ice_link *link, const char *sdp, uint64_t now);
 /* A local candidate not learned from a relay (e.g. a configured host address). */

@@ -23,13 +23,18 @@ struct ice_transmit {
         uint8_t data[ICE_MAX_DATAGRAM];
 };
 
+/* A ring of datagrams sized per owner: every connection has three of them, so their size
+ * is what a connection costs in memory. */
 struct ice_txq {
-        struct ice_transmit items[ICE_TXQ_LEN];
-        size_t head, count;
+        struct ice_transmit *items;
+        size_t cap, head, count;
         uint64_t dropped;
 };
 
+int ice_txq_init(struct ice_txq *q, size_t cap);
+void ice_txq_release(struct ice_txq *q);
 /* Returns the slot to fill (len 0), or NULL when the queue is full (the datagram is counted
  * as dropped: these are control messages, retransmission recovers them). */
 struct ice_transmit *ice_txq_push(struct ice_txq *q);
 bool ice_txq_pop(struct ice_txq *q, struct ice_transmit *ret);
+size_t ice_txq_space(const struct ice_txq *q);

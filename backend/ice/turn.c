@@ -17,6 +17,7 @@
 #define TURN_MAX_EVENTS       32
 #define TURN_REQ_MAX_LEN      600
 #define TURN_DEFAULT_LIFETIME 600
+#define TURN_TXQ_CAP          16
 
 enum req_kind {
         REQ_BINDING,
@@ -133,6 +134,10 @@ struct turn_client *turn_client_new(const struct turn_client_config *cfg, uint64
         tc = calloc(1, sizeof(*tc));
         if (!tc)
                 return NULL;
+        if (ice_txq_init(&tc->txq, TURN_TXQ_CAP) < 0) {
+                free(tc);
+                return NULL;
+        }
         tc->server = cfg->server;
         tc->want_allocation = cfg->allocate;
         tc->dual_stack = cfg->dual_stack;
@@ -154,6 +159,7 @@ void turn_client_free(struct turn_client *tc)
 {
         if (!tc)
                 return;
+        ice_txq_release(&tc->txq);
         sodium_memzero(tc, sizeof(*tc));
         free(tc);
 }

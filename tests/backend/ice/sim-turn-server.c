@@ -36,6 +36,7 @@ struct sim_turn_server *sim_turn_server_new(const struct ice_addr *listen, const
 {
         struct sim_turn_server *s = calloc(1, sizeof(*s));
 
+        ice_txq_init(&s->txq, 64);
         s->listen = *listen;
         snprintf(s->username, sizeof(s->username), "%s", username);
         snprintf(s->password, sizeof(s->password), "%s", password);
@@ -48,6 +49,7 @@ struct sim_turn_server *sim_turn_server_new(const struct ice_addr *listen, const
 
 void sim_turn_server_free(struct sim_turn_server *s)
 {
+        ice_txq_release(&s->txq);
         free(s);
 }
 
