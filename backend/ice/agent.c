@@ -2,7 +2,6 @@
 #include "backend/ice/agent.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,7 +62,6 @@ struct pair {
         int local, remote; /* indices */
         uint64_t priority;
         enum pair_state state;
-        bool ever_succeeded;
         /* the current check transaction */
         bool in_flight;
         bool use_candidate; /* this transaction nominates */
@@ -656,7 +654,6 @@ static int handle_response(struct ice_agent *a, const struct ice_addr *local, co
         }
         p->in_flight = false;
         p->state = PAIR_SUCCEEDED;
-        p->ever_succeeded = true;
         p->next_consent = now + timing(a)->max_rto;
         if (a->role == ICE_CONTROLLING && p->use_candidate)
                 select_pair(a, i, now);
