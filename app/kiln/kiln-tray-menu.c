@@ -236,7 +236,11 @@ static void append_state(GMenu *menu, const KilnTrayMenuInput *in)
                 append_info(section, _("Loading…"));
                 break;
         case KILN_PHASE_SERVICE_UNAVAILABLE:
-                append_info(section, _("Kiln tunnel service is not running"));
+                /* The notice says why: not running, or no system bus at all. */
+                if (in->notice && *in->notice)
+                        append_info_data(section, in->notice);
+                else
+                        append_info(section, _("Kiln tunnel service is not running"));
                 append_action(section, _("Sign In"), "tray.sign-in");
                 break;
         case KILN_PHASE_SIGNED_OUT:
@@ -267,7 +271,7 @@ static void append_state(GMenu *menu, const KilnTrayMenuInput *in)
                 append_info(section, _("Quitting…"));
                 break;
         }
-        if (in->notice && *in->notice && in->phase != KILN_PHASE_QUITTING)
+        if (in->notice && *in->notice && in->phase == KILN_PHASE_SIGNED_OUT)
                 append_info_data(section, in->notice);
         append_section(menu, section);
 }

@@ -84,7 +84,8 @@ static void update(KilnWindow *self)
                 break;
         case KILN_PHASE_SERVICE_UNAVAILABLE:
                 title = _("Kiln tunnel service is not running");
-                description = g_markup_escape_text(notice ? notice : "", -1);
+                description = g_markup_printf_escaped("%s\n%s", notice ? notice : "",
+                                                      _("Kiln connects to it as soon as it is started."));
                 break;
         case KILN_PHASE_SIGNED_OUT:
                 title = _("Signed out");
