@@ -2,14 +2,114 @@
  * (StatusNotifierItem + com.canonical.dbusmenu).  The only GTK3 code in Kiln, apart from
  * kiln so that GTK3 and GTK4 never share a process.  It has no logic: the menu, the
  * actions and the icon name (state of the "icon" action) all come from kiln, and it exits
- * when kiln leaves the bus. */
+ * when kiln leaves the bus.
+ *
+ * The GtkMenu is built from the GMenuModel here rather than with gtk_menu_new_from_model():
+ * GTK3's model items are GtkCheckMenuItems, which libdbusmenu-gtk exports as check items, so
+ * every entry of the tray menu would show an empty check box. */
 #include <gtk/gtk.h>
 #include <libayatana-appindicator/app-indicator.h>
 
 typedef struct {
         AppIndicator *indicator;
         GActionGroup *actions;
+        GMenuModel *model;
+        GtkWidget *menu;
+        GPtrArray *watched;
+        guint rebuild_source;
 } Tray;
+
+static void schedule_rebuild(Tray *tray);
+
+static void on_model_changed(GMenuModel *model, int position, int removed, int added, gpointer user_data)
+{
+        schedule_rebuild(user_data);
+}
+
+static void watch_model(Tray *tray, GMenuModel *model)
+{
+        g_ptr_array_add(tray->watched, g_object_ref(model));
+        g_signal_connect(model, "items-changed", G_CALLBACK(on_model_changed), tray);
+}
+
+static void on_item_activate(GtkMenuItem *item, gpointer user_data)
+{
+        Tray *tray = user_data;
+        const char *action = g_object_get_data(G_OBJECT(item), "kiln-action");
+        GVariant *target = g_object_get_data(G_OBJECT(item), "kiln-target");
+        g_action_group_activate_action(tray->actions, action, target);
+}
+
+static void populate(Tray *tray, GtkMenuShell *shell, GMenuModel *model)
+{
+        watch_model(tray, model);
+        for (int i = 0; i < g_menu_model_get_n_items(model); i++) {
+                g_autoptr(GMenuModel) section = g_menu_model_get_item_link(model, i, G_MENU_LINK_SECTION);
+                g_autoptr(GMenuModel) submenu = g_menu_model_get_item_link(model, i, G_MENU_LINK_SUBMENU);
+                g_autofree char *label = NULL;
+                g_autofree char *action = NULL;
+
+                if (section) {
+                        GList *children = gtk_container_get_children(GTK_CONTAINER(shell));
+                        if (children)
+                                gtk_menu_shell_append(shell, gtk_separator_menu_item_new());
+                        g_list_free(children);
+                        populate(tray, shell, section);
+                        continue;
+                }
+                g_menu_model_get_item_attribute(model, i, G_MENU_ATTRIBUTE_LABEL, "s", &label);
+                GtkWidget *item = gtk_menu_item_new_with_mnemonic(label ? label : "");
+                gtk_menu_shell_append(shell, item);
+                if (submenu) {
+                        GtkWidget *sub = gtk_menu_new();
+                        populate(tray, GTK_MENU_SHELL(sub), submenu);
+                        gtk_menu_item_set_submenu(GTK_MENU_ITEM(item), sub);
+                        continue;
+                }
+                g_menu_model_get_item_attribute(model, i, G_MENU_ATTRIBUTE_ACTION, "s", &action);
+                /* kiln names its actions "tray.<name>"; anything else is shown disabled. */
+                if (!action || !g_str_has_prefix(action, "tray.") ||
+                    !g_action_group_get_action_enabled(tray->actions, action + 5)) {
+                        gtk_widget_set_sensitive(item, FALSE);
+                        continue;
+                }
+                GVariant *target =
+                    g_menu_model_get_item_attribute_value(model, i, G_MENU_ATTRIBUTE_TARGET, NULL);
+                g_object_set_data_full(G_OBJECT(item), "kiln-action", g_strdup(action + 5), g_free);
+                if (target)
+                        g_object_set_data_full(G_OBJECT(item), "kiln-target", target,
+                                               (GDestroyNotify)g_variant_unref);
+                g_signal_connect(item, "activate", G_CALLBACK(on_item_activate), tray);
+        }
+}
+
+static gboolean rebuild(gpointer user_data)
+{
+        Tray *tray = user_data;
+        GList *children = gtk_container_get_children(GTK_CONTAINER(tray->menu));
+
+        /* The old models stay referenced until the new menu is built: a GDBusMenuModel whose
+         * last reference goes away unsubscribes, and the rebuilt menu would see it empty. */
+        g_autoptr(GPtrArray) old = g_steal_pointer(&tray->watched);
+
+        tray->rebuild_source = 0;
+        tray->watched = g_ptr_array_new_with_free_func(g_object_unref);
+        for (guint i = 0; i < old->len; i++)
+                g_signal_handlers_disconnect_by_func(old->pdata[i], on_model_changed, tray);
+        for (GList *l = children; l; l = l->next)
+                gtk_widget_destroy(l->data);
+        g_list_free(children);
+        populate(tray, GTK_MENU_SHELL(tray->menu), tray->model);
+        gtk_widget_show_all(tray->menu);
+        return G_SOURCE_REMOVE;
+}
+
+/* Changes arrive in bursts (one per section, submenus fetched lazily): rebuild once. */
+static void schedule_rebuild(Tray *tray)
+{
+        if (!tray->rebuild_source)
+                tray->rebuild_source = g_idle_add(rebuild, tray);
+}
 
 static void update_icon(Tray *tray)
 {
@@ -27,6 +127,13 @@ static void on_action_changed(GActionGroup *group, const char *name, gpointer us
 {
         if (g_str_equal(name, "icon"))
                 update_icon(user_data);
+        else
+                schedule_rebuild(user_data);
+}
+
+static void on_enabled_changed(GActionGroup *group, const char *name, gboolean enabled, gpointer user_data)
+{
+        on_action_changed(group, name, user_data);
 }
 
 static void on_state_changed(GActionGroup *group, const char *name, GVariant *state, gpointer user_data)
@@ -72,21 +179,24 @@ int main(int argc, char **argv)
         }
 
         Tray tray = { 0 };
-        g_autoptr(GDBusMenuModel) model = g_dbus_menu_model_get(bus, bus_name, object_path);
+        tray.model = G_MENU_MODEL(g_dbus_menu_model_get(bus, bus_name, object_path));
         tray.actions = G_ACTION_GROUP(g_dbus_action_group_get(bus, bus_name, object_path));
-        GtkWidget *menu = gtk_menu_new_from_model(G_MENU_MODEL(model));
-        gtk_widget_insert_action_group(menu, "tray", tray.actions);
-        gtk_widget_show_all(menu);
+        tray.watched = g_ptr_array_new_with_free_func(g_object_unref);
+        tray.menu = gtk_menu_new();
+        g_object_ref_sink(tray.menu);
+        rebuild(&tray);
 
         tray.indicator = app_indicator_new("dev.kiln.Kiln", "dev.kiln.Kiln-busy",
                                            APP_INDICATOR_CATEGORY_APPLICATION_STATUS);
         if (icon_theme_path)
                 app_indicator_set_icon_theme_path(tray.indicator, icon_theme_path);
         app_indicator_set_title(tray.indicator, "Kiln");
-        app_indicator_set_menu(tray.indicator, GTK_MENU(menu));
+        app_indicator_set_menu(tray.indicator, GTK_MENU(tray.menu));
         app_indicator_set_status(tray.indicator, APP_INDICATOR_STATUS_ACTIVE);
 
         g_signal_connect(tray.actions, "action-added", G_CALLBACK(on_action_changed), &tray);
+        g_signal_connect(tray.actions, "action-removed", G_CALLBACK(on_action_changed), &tray);
+        g_signal_connect(tray.actions, "action-enabled-changed", G_CALLBACK(on_enabled_changed), &tray);
         g_signal_connect(tray.actions, "action-state-changed", G_CALLBACK(on_state_changed), &tray);
         /* Listing the actions makes the proxy fetch them; the icon follows on action-added. */
         g_strfreev(g_action_group_list_actions(tray.actions));
@@ -96,7 +206,11 @@ int main(int argc, char **argv)
                                                      on_kiln_vanished, NULL, NULL);
         gtk_main();
         g_bus_unwatch_name(watch);
+        g_clear_handle_id(&tray.rebuild_source, g_source_remove);
         g_object_unref(tray.indicator);
+        g_object_unref(tray.menu);
+        g_ptr_array_unref(tray.watched);
+        g_object_unref(tray.model);
         g_object_unref(tray.actions);
         return 0;
 }

@@ -84,8 +84,12 @@ static void update(KilnWindow *self)
                 break;
         case KILN_PHASE_SERVICE_UNAVAILABLE:
                 title = _("Kiln tunnel service is not running");
-                description = g_markup_printf_escaped("%s\n%s", notice ? notice : "",
-                                                      _("Kiln connects to it as soon as it is started."));
+                /* The title already says "not running"; only another reason is worth repeating. */
+                if (notice && g_strcmp0(notice, _("The Kiln tunnel service (kilnd) is not running.")) != 0)
+                        description = g_markup_printf_escaped(
+                            "%s\n%s", notice, _("Kiln connects to it as soon as it is started."));
+                else
+                        description = g_strdup(_("Kiln connects to it as soon as it is started."));
                 break;
         case KILN_PHASE_SIGNED_OUT:
                 title = _("Signed out");

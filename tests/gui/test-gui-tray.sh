@@ -69,6 +69,12 @@ Help [submenu]
 Settings
 [separator]
 Quit Kiln"
+# kiln-tray fetches submenus lazily: give the menu a moment to settle.
+for _ in $(seq 50); do
+        [ "$menu" = "$expected" ] && break
+        sleep 0.2
+        menu=$("$SNI_MENU" --wait 5 dev.kiln.Kiln)
+done
 [ "$menu" = "$expected" ] || gui_fail "tray menu differs:
 --- expected
 $expected
@@ -82,6 +88,13 @@ gui_screenshot "$GUI_ARTIFACTS/tray.png"
 diff_px=$(compare -metric AE -crop 1024x32+0+0 "$GUI_ARTIFACTS/panel-before.png" "$GUI_ARTIFACTS/tray.png" null: 2>&1 || true)
 [ "${diff_px%% *}" -gt 50 ] 2>/dev/null || gui_fail "the panel shows no new icon ($diff_px pixels changed)"
 ok "xfce4-panel shows the tray icon ($diff_px pixels changed; $GUI_ARTIFACTS/tray.png)"
+
+# The menu as the user sees it: right-click the icon at the panel's right end.
+xdotool mousemove 1008 16 click 3
+gui_wait 5 "xdotool search --onlyvisible --class xfce4-panel | wc -l | grep -qv '^1$'" || true
+sleep 1
+gui_screenshot "$GUI_ARTIFACTS/tray-menu.png"
+xdotool key Escape
 
 # --- a window appears only when asked: a second launch hands over to the running instance
 xdotool search --onlyvisible --name '^Kiln$' >/dev/null 2>&1 && gui_fail "kiln --background opened a window"
@@ -153,7 +166,7 @@ ok "Quit ends kiln and kiln-tray"
 # --- German
 start_kiln kiln-de LANGUAGE=de
 menu=$("$SNI_MENU" --wait 20 dev.kiln.Kiln) || gui_fail "no StatusNotifierItem for kiln (de)"
-for label in "Anmelden [disabled]" "Kiln öffnen" "Über Kiln" "Hilfe [submenu]" "  Dokumentation…" \
+for label in "Anmelden [disabled]" "Kiln öffnen" "Über Kiln" "Hilfe [submenu]" "  Dokumentation …" \
         "Einstellungen" "Kiln beenden"; do
         grep -qxF "$label" <<<"$menu" || gui_fail "German menu lacks '$label':
 $menu"
