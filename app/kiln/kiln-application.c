@@ -690,6 +690,11 @@ static void kiln_application_startup(GApplication *app)
                 g_warning("cannot read settings, using defaults: %s", error->message);
         g_clear_error(&error);
 
+        static const char *const close_accels[] = { "<Control>w", NULL };
+        static const char *const quit_accels[] = { "<Control>q", NULL };
+        gtk_application_set_accels_for_action(GTK_APPLICATION(app), "window.close", close_accels);
+        gtk_application_set_accels_for_action(GTK_APPLICATION(app), "app.quit", quit_accels);
+
         self->cancellable = g_cancellable_new();
         self->sign_in = kiln_sign_in_new();
         self->tray_menu = g_menu_new();
