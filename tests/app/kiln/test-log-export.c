@@ -129,7 +129,13 @@ static void test_export_without_kilnd(void)
 
 int main(int argc, char **argv)
 {
-        g_test_init(&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+        /* A private config and cache (G_TEST_OPTION_ISOLATE_DIRS leaks in GLib 2.74). */
+        g_autofree char *home = g_dir_make_tmp("kiln-test-XXXXXX", NULL);
+        g_autofree char *config = g_build_filename(home, "config", NULL);
+        g_autofree char *cache = g_build_filename(home, "cache", NULL);
+        g_setenv("XDG_CONFIG_HOME", config, TRUE);
+        g_setenv("XDG_CACHE_HOME", cache, TRUE);
+        g_test_init(&argc, &argv, NULL);
         g_autofree char *logs = g_dir_make_tmp("kiln-logs-XXXXXX", NULL);
         g_setenv("KILN_LOG_DIR", logs, TRUE);
         kiln_log_init();

@@ -95,7 +95,13 @@ static void test_bad_file_keeps_defaults(void)
 
 int main(int argc, char **argv)
 {
-        g_test_init(&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+        /* A private config and cache (G_TEST_OPTION_ISOLATE_DIRS leaks in GLib 2.74). */
+        g_autofree char *home = g_dir_make_tmp("kiln-test-XXXXXX", NULL);
+        g_autofree char *config = g_build_filename(home, "config", NULL);
+        g_autofree char *cache = g_build_filename(home, "cache", NULL);
+        g_setenv("XDG_CONFIG_HOME", config, TRUE);
+        g_setenv("XDG_CACHE_HOME", cache, TRUE);
+        g_test_init(&argc, &argv, NULL);
         g_test_add_func("/settings/validators", test_validators);
         g_test_add_func("/settings/round-trip-and-autostart", test_round_trip_and_autostart);
         g_test_add_func("/settings/bad-file-keeps-defaults", test_bad_file_keeps_defaults);
