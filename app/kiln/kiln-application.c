@@ -130,6 +130,7 @@ static void show_about(KilnApplication *self)
                      "license-type", GTK_LICENSE_MIT_X11, "comments",
                      _("Zero-trust access to your organization's resources, compatible with Firezone."),
                      "website", "https://www.firezone.dev/kb?utm_source=product", NULL);
+        gtk_window_set_title(GTK_WINDOW(about), _("About Kiln"));
         gtk_window_set_application(GTK_WINDOW(about), GTK_APPLICATION(self));
         if (parent)
                 gtk_window_set_transient_for(GTK_WINDOW(about), parent);

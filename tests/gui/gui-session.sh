@@ -4,7 +4,8 @@
 # org.kde.StatusNotifierWatcher, so AppIndicators show), in a private HOME/XDG tree.
 # Nothing touches the user's own session.  Source it, then:
 #
-#   gui_session_start                  # sets DISPLAY, DBUS_SESSION_BUS_ADDRESS, HOME, XDG_*
+#   gui_session_start                  # sets DISPLAY, DBUS_SESSION_BUS_ADDRESS, HOME, XDG_*,
+#                                      # GUI_PANEL_PID
 #   gui_bg NAME cmd…                   # background process ($GUI_LAST_PID), killed at exit,
 #                                      # log in $GUI_TMP/NAME.log
 #   gui_wait SECONDS 'condition'       # poll a condition
@@ -130,6 +131,7 @@ gui_session_start() {
 
         gui_bg xfwm4 xfwm4 --compositor=off >/dev/null
         gui_bg panel xfce4-panel --disable-wm-check >/dev/null
+        GUI_PANEL_PID=$GUI_LAST_PID
         gui_wait 20 "gdbus call --session --dest org.freedesktop.DBus --object-path /org/freedesktop/DBus \
                 --method org.freedesktop.DBus.NameHasOwner org.kde.StatusNotifierWatcher | grep -q true" ||
                 gui_fail "xfce4-panel's status tray did not register a StatusNotifierWatcher"

@@ -46,7 +46,7 @@ stop_kiln() {
         gui_wait 10 "! $SNI_MENU --wait 0 dev.kiln.Kiln" || gui_fail "kiln-tray outlived kiln"
 }
 
-echo "1..11"
+echo "1..14"
 sleep 1
 gui_screenshot "$GUI_ARTIFACTS/panel-before.png"
 
@@ -111,6 +111,17 @@ gui_wait 10 "xdotool search --onlyvisible --name '^Settings$'" || gui_fail "Sett
 sleep 1
 gui_screenshot "$GUI_ARTIFACTS/settings.png"
 ok "clicking Settings in the indicator's menu opens the Settings window"
+
+# --- Diagnostics and About, from the app's actions (the window's menu uses the same)
+kiln_action /dev/kiln/Kiln diagnostics
+gui_wait 10 "xdotool search --onlyvisible --name '^Diagnostics$'" || gui_fail "Diagnostics did not open"
+sleep 1
+gui_screenshot "$GUI_ARTIFACTS/diagnostics.png"
+kiln_action /dev/kiln/Kiln about
+gui_wait 10 "xdotool search --onlyvisible --name '^About Kiln$'" || gui_fail "About did not open"
+sleep 1
+gui_screenshot "$GUI_ARTIFACTS/about.png"
+ok "Diagnostics and About windows open"
 
 # --- copy to clipboard through the tray's action group (the menu's copy items use it)
 kiln_action /dev/kiln/Kiln/tray copy "'gitlab.corp.example 10.0.0.0/16'"
@@ -178,3 +189,21 @@ sleep 1
 gui_screenshot "$GUI_ARTIFACTS/window-de.png"
 stop_kiln
 ok "German window shown ($GUI_ARTIFACTS/window-de.png)"
+
+# --- no StatusNotifierWatcher (plain GNOME): the window and a notification stand in
+kill "$GUI_PANEL_PID"
+gui_wait 10 "! gdbus call --session --dest org.freedesktop.DBus --object-path /org/freedesktop/DBus \
+        --method org.freedesktop.DBus.NameHasOwner org.kde.StatusNotifierWatcher | grep -q true" ||
+        gui_fail "the watcher stayed after the panel was stopped"
+start_kiln kiln-no-tray
+gui_wait 10 "xdotool search --onlyvisible --name '^Kiln$'" || gui_fail "no window without a tray"
+gui_wait 5 "grep -q 'notification: No system tray found' '$GUI_TMP/kiln-no-tray.log'" ||
+        gui_fail "the user was not told that there is no tray"
+[ "$(grep -c 'notification: No system tray found' "$GUI_TMP/kiln-no-tray.log")" -eq 1 ] || gui_fail "told more than once"
+pgrep -P "$KILN_PID" -x kiln-tray >/dev/null && gui_fail "kiln-tray started without a tray host"
+ok "without a StatusNotifierWatcher kiln shows its window and says so once"
+stop_kiln_quietly() {
+        kiln_action /dev/kiln/Kiln quit
+        gui_wait 10 "! kill -0 $KILN_PID" || gui_fail "kiln did not quit"
+}
+stop_kiln_quietly
