@@ -40,67 +40,141 @@ static void on_item_activate(GtkMenuItem *item, gpointer user_data)
         g_action_group_activate_action(tray->actions, action, target);
 }
 
-static void populate(Tray *tray, GtkMenuShell *shell, GMenuModel *model)
+/* One entry of the flattened model: a separator between sections, an item or a submenu. */
+typedef struct {
+        char *key; /* what the entry looks like and does; equal keys need no new widget */
+        char *label;
+        char *action;
+        GVariant *target;
+        GMenuModel *submenu;
+        gboolean separator;
+        gboolean sensitive;
+} Entry;
+
+static void entry_free(Entry *e)
+{
+        g_free(e->key);
+        g_free(e->label);
+        g_free(e->action);
+        g_clear_pointer(&e->target, g_variant_unref);
+        g_clear_object(&e->submenu);
+        g_free(e);
+}
+
+static void flatten(Tray *tray, GMenuModel *model, GPtrArray *out)
 {
         watch_model(tray, model);
         for (int i = 0; i < g_menu_model_get_n_items(model); i++) {
                 g_autoptr(GMenuModel) section = g_menu_model_get_item_link(model, i, G_MENU_LINK_SECTION);
-                g_autoptr(GMenuModel) submenu = g_menu_model_get_item_link(model, i, G_MENU_LINK_SUBMENU);
-                g_autofree char *label = NULL;
-                g_autofree char *action = NULL;
+                Entry *e;
 
                 if (section) {
-                        GList *children = gtk_container_get_children(GTK_CONTAINER(shell));
-                        if (children)
-                                gtk_menu_shell_append(shell, gtk_separator_menu_item_new());
-                        g_list_free(children);
-                        populate(tray, shell, section);
+                        if (out->len > 0) {
+                                e = g_new0(Entry, 1);
+                                e->separator = TRUE;
+                                e->key = g_strdup("separator");
+                                g_ptr_array_add(out, e);
+                        }
+                        flatten(tray, section, out);
                         continue;
                 }
-                g_menu_model_get_item_attribute(model, i, G_MENU_ATTRIBUTE_LABEL, "s", &label);
-                GtkWidget *item = gtk_menu_item_new_with_mnemonic(label ? label : "");
-                gtk_menu_shell_append(shell, item);
-                if (submenu) {
-                        GtkWidget *sub = gtk_menu_new();
-                        populate(tray, GTK_MENU_SHELL(sub), submenu);
-                        gtk_menu_item_set_submenu(GTK_MENU_ITEM(item), sub);
+                e = g_new0(Entry, 1);
+                g_menu_model_get_item_attribute(model, i, G_MENU_ATTRIBUTE_LABEL, "s", &e->label);
+                e->submenu = g_menu_model_get_item_link(model, i, G_MENU_LINK_SUBMENU);
+                if (e->submenu) {
+                        e->key = g_strdup_printf("submenu\n%s", e->label ? e->label : "");
+                        g_ptr_array_add(out, e);
                         continue;
                 }
+                g_autofree char *action = NULL;
                 g_menu_model_get_item_attribute(model, i, G_MENU_ATTRIBUTE_ACTION, "s", &action);
                 /* kiln names its actions "tray.<name>"; anything else is shown disabled. */
-                if (!action || !g_str_has_prefix(action, "tray.") ||
-                    !g_action_group_get_action_enabled(tray->actions, action + 5)) {
-                        gtk_widget_set_sensitive(item, FALSE);
-                        continue;
+                if (action && g_str_has_prefix(action, "tray.") &&
+                    g_action_group_get_action_enabled(tray->actions, action + 5)) {
+                        e->sensitive = TRUE;
+                        e->action = g_strdup(action + 5);
+                        e->target =
+                            g_menu_model_get_item_attribute_value(model, i, G_MENU_ATTRIBUTE_TARGET, NULL);
                 }
-                GVariant *target =
-                    g_menu_model_get_item_attribute_value(model, i, G_MENU_ATTRIBUTE_TARGET, NULL);
-                g_object_set_data_full(G_OBJECT(item), "kiln-action", g_strdup(action + 5), g_free);
-                if (target)
-                        g_object_set_data_full(G_OBJECT(item), "kiln-target", target,
+                g_autofree char *target = e->target ? g_variant_print(e->target, TRUE) : NULL;
+                e->key = g_strdup_printf("item\n%s\n%s\n%s", e->label ? e->label : "",
+                                         e->action ? e->action : "", target ? target : "");
+                g_ptr_array_add(out, e);
+        }
+}
+
+static void sync_shell(Tray *tray, GtkMenuShell *shell, GMenuModel *model);
+
+static GtkWidget *create_widget(Tray *tray, Entry *e)
+{
+        if (e->separator)
+                return gtk_separator_menu_item_new();
+        GtkWidget *item = gtk_menu_item_new_with_mnemonic(e->label ? e->label : "");
+        if (e->submenu) {
+                gtk_menu_item_set_submenu(GTK_MENU_ITEM(item), gtk_menu_new());
+        } else if (e->sensitive) {
+                g_object_set_data_full(G_OBJECT(item), "kiln-action", g_strdup(e->action), g_free);
+                if (e->target)
+                        g_object_set_data_full(G_OBJECT(item), "kiln-target", g_variant_ref(e->target),
                                                (GDestroyNotify)g_variant_unref);
                 g_signal_connect(item, "activate", G_CALLBACK(on_item_activate), tray);
+        } else {
+                gtk_widget_set_sensitive(item, FALSE);
         }
+        g_object_set_data_full(G_OBJECT(item), "kiln-key", g_strdup(e->key), g_free);
+        gtk_widget_show(item);
+        return item;
+}
+
+/* Makes @shell show @model, keeping every widget whose entry did not change: libdbusmenu-gtk
+ * then keeps those items' ids, so a menu the user has open is updated, not replaced. */
+static void sync_shell(Tray *tray, GtkMenuShell *shell, GMenuModel *model)
+{
+        g_autoptr(GPtrArray) entries = g_ptr_array_new_with_free_func((GDestroyNotify)entry_free);
+        flatten(tray, model, entries);
+
+        for (guint i = 0; i < entries->len; i++) {
+                Entry *e = entries->pdata[i];
+                GList *children = gtk_container_get_children(GTK_CONTAINER(shell));
+                GtkWidget *old = g_list_nth_data(children, i);
+                g_list_free(children);
+
+                if (old && g_strcmp0(g_object_get_data(G_OBJECT(old), "kiln-key"), e->key) == 0) {
+                        if (e->submenu)
+                                sync_shell(tray,
+                                           GTK_MENU_SHELL(gtk_menu_item_get_submenu(GTK_MENU_ITEM(old))),
+                                           e->submenu);
+                        continue;
+                }
+                if (old)
+                        gtk_widget_destroy(old);
+                GtkWidget *widget = create_widget(tray, e);
+                if (e->separator)
+                        g_object_set_data_full(G_OBJECT(widget), "kiln-key", g_strdup(e->key), g_free);
+                gtk_widget_show(widget);
+                gtk_menu_shell_insert(shell, widget, (int)i);
+                if (e->submenu)
+                        sync_shell(tray, GTK_MENU_SHELL(gtk_menu_item_get_submenu(GTK_MENU_ITEM(widget))),
+                                   e->submenu);
+        }
+        GList *children = gtk_container_get_children(GTK_CONTAINER(shell));
+        for (GList *l = g_list_nth(children, entries->len); l; l = l->next)
+                gtk_widget_destroy(l->data);
+        g_list_free(children);
 }
 
 static gboolean rebuild(gpointer user_data)
 {
         Tray *tray = user_data;
-        GList *children = gtk_container_get_children(GTK_CONTAINER(tray->menu));
-
-        /* The old models stay referenced until the new menu is built: a GDBusMenuModel whose
-         * last reference goes away unsubscribes, and the rebuilt menu would see it empty. */
+        /* The old models stay referenced until the menu is synced: a GDBusMenuModel whose
+         * last reference goes away unsubscribes, and the new pass would see it empty. */
         g_autoptr(GPtrArray) old = g_steal_pointer(&tray->watched);
 
         tray->rebuild_source = 0;
         tray->watched = g_ptr_array_new_with_free_func(g_object_unref);
         for (guint i = 0; i < old->len; i++)
                 g_signal_handlers_disconnect_by_func(old->pdata[i], on_model_changed, tray);
-        for (GList *l = children; l; l = l->next)
-                gtk_widget_destroy(l->data);
-        g_list_free(children);
-        populate(tray, GTK_MENU_SHELL(tray->menu), tray->model);
-        gtk_widget_show_all(tray->menu);
+        sync_shell(tray, GTK_MENU_SHELL(tray->menu), tray->model);
         return G_SOURCE_REMOVE;
 }
 
