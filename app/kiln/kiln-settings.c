@@ -289,14 +289,16 @@ static gboolean write_autostart(gboolean enabled, GError **error)
                             g_strerror(err));
                 return FALSE;
         }
-        static const char entry[] = "[Desktop Entry]\n"
-                                    "Type=Application\n"
-                                    "Name=Kiln\n"
-                                    "Comment=Zero-trust access to your organization's resources\n"
-                                    "Exec=kiln --background\n"
-                                    "Icon=dev.kiln.Kiln\n"
-                                    "Terminal=false\n"
-                                    "X-GNOME-Autostart-enabled=true\n";
+        g_autofree char *entry =
+            g_strdup_printf("[Desktop Entry]\n"
+                            "Type=Application\n"
+                            "Name=Kiln\n"
+                            "Comment=Zero-trust access to your organization's resources\n"
+                            "Exec=%s/kiln --background\n"
+                            "Icon=dev.kiln.Kiln\n"
+                            "Terminal=false\n"
+                            "X-GNOME-Autostart-enabled=true\n",
+                            KILN_BINDIR);
         return g_file_set_contents_full(path, entry, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0644, error);
 }
 

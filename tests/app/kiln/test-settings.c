@@ -57,7 +57,8 @@ static void test_round_trip_and_autostart(void)
         g_assert_true(g_file_test(autostart, G_FILE_TEST_IS_REGULAR));
         g_autofree char *entry = NULL;
         g_assert_true(g_file_get_contents(autostart, &entry, NULL, NULL));
-        g_assert_nonnull(strstr(entry, "Exec=kiln --background\n"));
+        g_assert_nonnull(strstr(entry, "\nExec=/"));
+        g_assert_nonnull(strstr(entry, "/kiln --background\n"));
 
         g_autoptr(KilnSettings) back = kiln_settings_new(path);
         g_assert_true(kiln_settings_load(back, &error));
