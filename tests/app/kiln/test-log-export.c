@@ -4,6 +4,7 @@
 #include <glib/gstdio.h>
 #include <string.h>
 
+#include "tests/app/kiln/test-tmpdir.h"
 #include "app/kiln/kiln-log-export.h"
 #include "app/kiln/kiln-log.h"
 #include "app/kiln/kiln-zip-writer.h"
@@ -141,5 +142,8 @@ int main(int argc, char **argv)
         kiln_log_init();
         g_test_add_func("/zip-writer/read-back", test_zip_writer);
         g_test_add_func("/log-export/without-kilnd", test_export_without_kilnd);
-        return g_test_run();
+        int rc = g_test_run();
+        test_tmpdir_remove(logs);
+        test_tmpdir_remove(home);
+        return rc;
 }

@@ -3,6 +3,7 @@
 #include <glib/gstdio.h>
 #include <string.h>
 
+#include "tests/app/kiln/test-tmpdir.h"
 #include "app/kiln/kiln-settings.h"
 
 static void test_validators(void)
@@ -106,5 +107,7 @@ int main(int argc, char **argv)
         g_test_add_func("/settings/validators", test_validators);
         g_test_add_func("/settings/round-trip-and-autostart", test_round_trip_and_autostart);
         g_test_add_func("/settings/bad-file-keeps-defaults", test_bad_file_keeps_defaults);
-        return g_test_run();
+        int rc = g_test_run();
+        test_tmpdir_remove(home);
+        return rc;
 }
