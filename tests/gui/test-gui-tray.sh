@@ -110,6 +110,13 @@ ok "a second launch shows the first instance's window ($GUI_ARTIFACTS/window.png
 gui_wait 10 "xdotool search --onlyvisible --name '^Settings$'" || gui_fail "Settings did not open from the tray"
 sleep 1
 gui_screenshot "$GUI_ARTIFACTS/settings.png"
+# An invalid slug is flagged inline (look at settings-invalid.png).
+w=$(xdotool search --onlyvisible --name '^Settings$' | head -n1)
+xdotool windowactivate --sync "$w" 2>/dev/null
+xdotool windowfocus --sync "$w" mousemove --window "$w" 200 140 click 1 sleep 0.3 type 'acme corp'
+sleep 1
+gui_screenshot "$GUI_ARTIFACTS/settings-invalid.png"
+xdotool key ctrl+a BackSpace
 ok "clicking Settings in the indicator's menu opens the Settings window"
 
 # --- Diagnostics and About, from the app's actions (the window's menu uses the same)
