@@ -33,6 +33,7 @@ struct _KilnApplication {
         gboolean quitting;
         gboolean told_no_tray;
         gboolean tried_connect_on_start;
+        gboolean service_was_available;
 };
 
 G_DEFINE_FINAL_TYPE(KilnApplication, kiln_application, ADW_TYPE_APPLICATION)
@@ -417,6 +418,13 @@ static void on_tunnel_changed(KilnTunnelState *tunnel, gpointer user_data)
         self->tunnel_answered = TRUE;
         if (!g_str_equal(state, "signed-out"))
                 self->signing_in = FALSE;
+        /* kilnd came back (restarted, upgraded): sign in again as at start, instead of making
+         * the user restart the app (Firezone #5952). */
+        if (kiln_tunnel_state_get_service_available(tunnel) != self->service_was_available) {
+                self->service_was_available = kiln_tunnel_state_get_service_available(tunnel);
+                if (self->service_was_available)
+                        self->tried_connect_on_start = FALSE;
+        }
         refresh(self);
 
         if (!self->tried_connect_on_start && kiln_tunnel_state_get_service_available(tunnel) &&
