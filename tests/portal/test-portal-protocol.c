@@ -106,7 +106,7 @@ static void fixture_setup(Fixture *f, gconstpointer data)
         f->log_path = g_build_filename(f->dir, "portal.log", NULL);
         write_config(f, 0);
         args[1] = f->config_path;
-        f->portal = kiln_test_portal_spawn(args, f->log_path, &f->ws_url);
+        f->portal = kiln_test_portal_spawn(NULL, args, f->log_path, &f->ws_url);
         for (int i = 0; i < TP_SECRET_LEN; i++)
                 f->secret[i] = (uint8_t)(g_ascii_xdigit_value(SECRET_HEX[2 * i]) << 4 |
                                          g_ascii_xdigit_value(SECRET_HEX[2 * i + 1]));

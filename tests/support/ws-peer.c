@@ -172,7 +172,8 @@ JsonNode *kiln_ws_peer_join(KilnWsPeer *p, const char *topic)
         return kiln_ws_peer_wait(p, "init");
 }
 
-GSubprocess *kiln_test_portal_spawn(const char *const *args, const char *log_path, char **ret_ws_url)
+GSubprocess *kiln_test_portal_spawn(const char *netns, const char *const *args, const char *log_path,
+                                    char **ret_ws_url)
 {
         g_autoptr(GError) error = NULL;
         g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE);
@@ -184,6 +185,12 @@ GSubprocess *kiln_test_portal_spawn(const char *const *args, const char *log_pat
         g_autofree char *line = NULL;
         GSubprocess *portal;
 
+        if (netns) {
+                g_ptr_array_add(argv, (char *)"ip");
+                g_ptr_array_add(argv, (char *)"netns");
+                g_ptr_array_add(argv, (char *)"exec");
+                g_ptr_array_add(argv, (char *)netns);
+        }
         g_ptr_array_add(argv, exe);
         for (guint i = 0; args[i]; i++)
                 g_ptr_array_add(argv, (char *)args[i]);

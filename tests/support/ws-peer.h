@@ -43,8 +43,9 @@ const char *kiln_ws_frame_event(JsonNode *frame);
 JsonObject *kiln_ws_frame_payload(JsonNode *frame);
 
 /*
- * Starts kiln-test-portal (from KILN_BUILD_ROOT) with these extra arguments, stderr into
- * log_path, and waits for its "listening on" line; returns the process and sets *ret_ws_url to
- * "ws://ADDRESS:PORT".
+ * Starts kiln-test-portal (from KILN_BUILD_ROOT) with these extra arguments, inside the network
+ * namespace netns when it is not NULL (ip netns exec), stderr into log_path, and waits for its
+ * "listening on" line; returns the process and sets *ret_ws_url to "ws://ADDRESS:PORT".
  */
-GSubprocess *kiln_test_portal_spawn(const char *const *args, const char *log_path, char **ret_ws_url);
+GSubprocess *kiln_test_portal_spawn(const char *netns, const char *const *args, const char *log_path,
+                                    char **ret_ws_url);

@@ -162,7 +162,7 @@ static void start_portal(Fixture *f)
         };
         g_autofree char *url = NULL;
 
-        f->portal = kiln_test_portal_spawn(args, f->log_path, &url);
+        f->portal = kiln_test_portal_spawn(NULL, args, f->log_path, &url);
         if (!f->ws_url) {
                 f->ws_url = g_steal_pointer(&url);
                 g_free(f->port);
