@@ -255,6 +255,11 @@ static int raise_tunnel(KilnPortalBackedSession *self, const KilnPortalInterface
                 close_tun(self);
                 return r;
         }
+        /* Only the portal's addresses on the device: no link-local fe80:: (Firezone does the same). */
+        r = kiln_if_disable_ipv6_link_local(self->ifindex);
+        if (r < 0)
+                kiln_log(self->logger, KILN_LOG_WARN, T_TUN, "cannot turn off the IPv6 link-local address",
+                         KILN_LOG_STR("error", g_strerror(-r)));
         kiln_log(self->logger, KILN_LOG_INFO, T_TUN, "tunnel device up", KILN_LOG_STR("device", name),
                  KILN_LOG_INT("mtu", KILN_TUN_MTU));
         r = apply_interface(self, iface);

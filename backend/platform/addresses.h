@@ -25,3 +25,10 @@ int kiln_if_address_parse(const char *text, KilnIfAddress *ret_address);
 int kiln_if_address_add(unsigned ifindex, const KilnIfAddress *address);
 /* Removes it (EADDRNOTAVAIL/ENODEV: it is already gone, which counts as done).  0 or -errno. */
 int kiln_if_address_del(unsigned ifindex, const KilnIfAddress *address);
+
+/*
+ * No IPv6 link-local address on the device (IFLA_INET6_ADDR_GEN_MODE none, as Firezone sets on
+ * its TUN, data-plane spec §7.1): cycles the link down and up so that the kernel's fe80::/64
+ * goes; addresses must be added afterwards.  0 or -errno (-EAFNOSUPPORT without IPv6).
+ */
+int kiln_if_disable_ipv6_link_local(unsigned ifindex);

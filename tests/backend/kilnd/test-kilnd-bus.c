@@ -1021,7 +1021,7 @@ static void logged_init_addresses(Fixture *f, char **ret_ipv4, char **ret_ipv6)
         g_error("no init line in kilnd's log");
 }
 
-/* "ADDRESS/PREFIX" of every global address on tun-kiln in the namespace, or NULL when absent. */
+/* "ADDRESS/PREFIX" of every address (link-local included) on tun-kiln in the namespace, or NULL when absent. */
 static GPtrArray *tun_addresses(Fixture *f)
 {
         const char *argv[] = { "ip", "-n", f->netns, "-j", "addr", "show", "dev", "tun-kiln", NULL };
@@ -1046,8 +1046,6 @@ static GPtrArray *tun_addresses(Fixture *f)
         for (guint i = 0; i < json_array_get_length(infos); i++) {
                 JsonObject *a = json_array_get_object_element(infos, i);
 
-                if (!g_str_equal(json_object_get_string_member(a, "scope"), "global"))
-                        continue;
                 g_ptr_array_add(list, g_strdup_printf("%s/%" G_GINT64_FORMAT,
                                                       json_object_get_string_member(a, "local"),
                                                       json_object_get_int_member(a, "prefixlen")));
