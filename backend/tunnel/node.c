@@ -102,6 +102,10 @@ struct kiln_node *kiln_node_new(const struct kiln_node_config *cfg, uint64_t now
         (void)now;
         if (!node)
                 return NULL;
+        if (kiln_crypto_init() < 0) {
+                free(node);
+                return NULL;
+        }
         node->controlling = cfg->controlling;
         node->seed = cfg->seed;
         node->next_seed = cfg->seed * 1000003u + 17;
@@ -298,7 +302,8 @@ static void on_selected(struct kiln_node *node, struct conn *c, const struct ice
         if (c->established && changed) {
                 struct kiln_node_event *e = push_event(node, KILN_NODE_EVENT_PATH_CHANGED, c);
 
-                e->via_relay = ev->via_relay;
+                e->via_relay =
+                    ev->local.type == ICE_CANDIDATE_RELAY || ev->remote.type == ICE_CANDIDATE_RELAY;
                 e->local_type = ev->local.type;
                 e->remote_type = ev->remote.type;
         }
@@ -385,7 +390,8 @@ static void process(struct kiln_node *node, uint64_t now)
                                 struct kiln_node_event *e = push_event(node, KILN_NODE_EVENT_ESTABLISHED, c);
 
                                 c->established = true;
-                                e->via_relay = c->sel_local.type == ICE_CANDIDATE_RELAY;
+                                e->via_relay = c->sel_local.type == ICE_CANDIDATE_RELAY ||
+                                               c->sel_remote.type == ICE_CANDIDATE_RELAY;
                                 e->local_type = c->sel_local.type;
                                 e->remote_type = c->sel_remote.type;
                                 e->time_to_connect = now - c->created;
