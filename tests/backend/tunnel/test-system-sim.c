@@ -18,22 +18,18 @@
 #include "backend/tunnel/dns-message.h"
 #include "backend/tunnel/gateway-engine.h"
 #include "tests/backend/ice/simnet.h"
+#include "tests/backend/tunnel/portal-play.h"
 #include "tests/backend/tunnel/test-util.h"
 #include "tests/support/test-support.h"
 
-#define CLIENT_ID   "5b1f8a4e-0c1d-4e7a-9a53-1f6a8e2b7c01"
-#define GATEWAY_ID  "d263d490-a0bb-452a-8990-01d27a1f1144"
-#define SITE_ID     "bf56f32d-7b2c-4f5d-a784-788977d014a4"
-#define RELAY_ID    "0a133356-7a9e-4b9a-b413-0d95a5720fd8"
-#define RES_CIDR    "73037362-715d-4a83-a749-f18eadd970e6"
-#define RES_DNS     "03000143-e25e-45c7-aafb-144990e57dcd"
-#define CLIENT_IP4  "100.64.0.1"
-#define CLIENT_IP6  "fd00:2021:1111::1"
-#define GATEWAY_IP4 "100.64.0.2"
+#define CLIENT_ID   PLAY_CLIENT_ID
+#define GATEWAY_ID  PLAY_GATEWAY_ID
+#define RES_CIDR    PLAY_RES_CIDR
+#define CLIENT_IP4  PLAY_CLIENT_IP4
 #define RESOURCE_IP "10.100.0.5"
 #define REAL_IP     "10.200.0.7" /* what the gateway resolves the DNS resource to */
-#define DNS_NAME    "app.corp.test"
-#define ECHO_PORT   7
+#define DNS_NAME    PLAY_DNS_NAME
+#define ECHO_PORT   PLAY_ECHO_PORT
 #define DENIED_PORT 9
 
 struct harness {
@@ -46,93 +42,25 @@ struct harness {
         bool client_connected, gateway_connected, via_relay, client_failed;
 };
 
-static KilnPortalMessage *portal_message(const char *event, const char *json)
+static void client_portal(struct harness *h, KilnPortalMessage *m)
 {
-        g_autoptr(GError) error = NULL;
-        g_autoptr(JsonNode) node = json_from_string(json, &error);
-        KilnPortalMessage *m = NULL;
-
-        g_assert_no_error(error);
-        kiln_portal_message_parse(event, node, &m, &error);
-        g_assert_no_error(error);
-        return m;
-}
-
-static void client_portal(struct harness *h, const char *event, const char *json)
-{
-        g_autoptr(KilnPortalMessage) m = portal_message(event, json);
-
         g_assert_cmpint(kiln_client_engine_handle_portal(h->client, m, sim_clock(h->sim)), ==, 0);
-}
-
-static void gateway_resource(struct kiln_resource *r, const char *id)
-{
-        memset(r, 0, sizeof(*r));
-        strcpy(r->id, id);
-        strcpy(r->sites[r->n_sites++], SITE_ID);
-        if (!strcmp(id, RES_CIDR)) {
-                r->type = KILN_RESOURCE_CIDR;
-                strcpy(r->address, "10.100.0.0/24");
-                r->filters[r->n_filters++] = (struct kiln_filter){ KILN_IPPROTO_UDP, ECHO_PORT, ECHO_PORT };
-                r->filters[r->n_filters++] = (struct kiln_filter){ KILN_IPPROTO_ICMP, 0, 0 };
-        } else {
-                r->type = KILN_RESOURCE_DNS;
-                strcpy(r->address, DNS_NAME);
-        }
+        kiln_portal_message_unref(m);
 }
 
 /* The portal's answer to request_authorization: the gateway gets the authorization first,
  * then the client authorization_created with matching keys and ICE credentials. */
 static void grant(struct harness *h, const char *resource_id)
 {
-        g_autofree char *fixture =
-            kiln_test_source_path("tests/backend/portal/frames/authorization-created.json");
-        g_autoptr(JsonParser) parser = json_parser_new();
-        struct kiln_gateway_authorization a = { 0 };
+        struct kiln_gateway_authorization a;
         struct kiln_resource res;
-        char gw_key[WG_KEY_LEN_BASE64], psk[WG_KEY_LEN_BASE64];
-        uint8_t key[WG_KEY_LEN];
-        JsonObject *payload;
-        g_autoptr(KilnPortalMessage) m = NULL;
-        g_autoptr(GError) error = NULL;
+        uint8_t client_key[WG_KEY_LEN], gateway_key[WG_KEY_LEN];
 
-        gateway_resource(&res, resource_id);
-        a.client_id = CLIENT_ID;
-        kiln_client_engine_public_key(h->client, a.client_public_key);
-        memcpy(a.preshared_key, h->psk, WG_KEY_LEN);
-        a.gateway_ufrag = "gufr";
-        a.gateway_pwd = "gateway-password-22chr";
-        a.client_ufrag = "cufr";
-        a.client_pwd = "client-password-22chr";
-        a.client_ipv4 = ip(CLIENT_IP4);
-        a.client_ipv6 = ip(CLIENT_IP6);
-        a.resource = &res;
+        kiln_client_engine_public_key(h->client, client_key);
+        play_gateway_authorization(&a, &res, resource_id, client_key, h->psk);
         g_assert_cmpint(kiln_gateway_engine_authorize(h->gateway, &a, sim_clock(h->sim)), ==, 0);
-
-        g_assert_true(json_parser_load_from_file(parser, fixture, NULL));
-        payload =
-            json_object_get_object_member(json_node_get_object(json_parser_get_root(parser)), "payload");
-        kiln_gateway_engine_public_key(h->gateway, key);
-        key_to_base64(gw_key, key);
-        key_to_base64(psk, h->psk);
-        json_object_set_string_member(payload, "gateway_id", GATEWAY_ID);
-        json_object_set_string_member(payload, "resource_id", resource_id);
-        json_object_set_string_member(payload, "gateway_public_key", gw_key);
-        json_object_set_string_member(payload, "preshared_key", psk);
-        json_object_set_string_member(payload, "gateway_ipv4", GATEWAY_IP4);
-        json_object_set_string_member(json_object_get_object_member(payload, "client_ice_credentials"),
-                                      "username", "cufr");
-        json_object_set_string_member(json_object_get_object_member(payload, "client_ice_credentials"),
-                                      "password", "client-password-22chr");
-        json_object_set_string_member(json_object_get_object_member(payload, "gateway_ice_credentials"),
-                                      "username", "gufr");
-        json_object_set_string_member(json_object_get_object_member(payload, "gateway_ice_credentials"),
-                                      "password", "gateway-password-22chr");
-        g_assert_true(kiln_portal_message_parse(
-            "authorization_created",
-            json_object_get_member(json_node_get_object(json_parser_get_root(parser)), "payload"), &m,
-            &error));
-        g_assert_cmpint(kiln_client_engine_handle_portal(h->client, m, sim_clock(h->sim)), ==, 0);
+        kiln_gateway_engine_public_key(h->gateway, gateway_key);
+        client_portal(h, play_authorization_created(resource_id, gateway_key, h->psk));
 }
 
 static void client_after(void *ctx, uint64_t now)
@@ -229,17 +157,11 @@ static void gateway_after(void *ctx, uint64_t now)
                         break;
                 }
                 case KILN_GATEWAY_OUTPUT_CANDIDATE:
-                case KILN_GATEWAY_OUTPUT_CANDIDATE_INVALIDATED: {
-                        g_autofree char *json = g_strdup_printf(
-                            "{\"gateway_id\":\"%s\",\"candidates\":[\"%s\"]}", GATEWAY_ID, o.sdp);
-
+                case KILN_GATEWAY_OUTPUT_CANDIDATE_INVALIDATED:
                         g_assert_cmpstr(o.client_id, ==, CLIENT_ID);
-                        client_portal(h,
-                                      o.type == KILN_GATEWAY_OUTPUT_CANDIDATE ? "ice_candidates"
-                                                                              : "invalidate_ice_candidates",
-                                      json);
+                        client_portal(
+                            h, play_gateway_candidate(o.sdp, o.type != KILN_GATEWAY_OUTPUT_CANDIDATE));
                         break;
-                }
                 case KILN_GATEWAY_OUTPUT_RESOLVE_DNS: {
                         struct kiln_ip_addr real = ip(REAL_IP);
 
@@ -323,9 +245,8 @@ static struct harness *harness_new(const struct sim_config *cfg)
         void *ctx[2] = { h, h };
         struct kiln_client_engine_config cc = { .seed = cfg->seed * 3 + 1, .deterministic = true };
         struct kiln_gateway_engine_config gc = { .seed = cfg->seed * 3 + 2, .deterministic = true };
-        struct kiln_node_relay relay = { .id = RELAY_ID };
+        struct kiln_node_relay relay = { .id = PLAY_RELAY_ID };
         char relay_addr[ICE_ADDR_STRLEN];
-        g_autofree char *init = NULL;
 
         h->client_tun = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
         for (size_t i = 0; i < sizeof(h->psk); i++)
@@ -337,22 +258,7 @@ static struct harness *harness_new(const struct sim_config *cfg)
         g_assert_nonnull(h->gateway);
 
         ice_addr_to_string(sim_relay_address(h->sim), relay_addr);
-        init = g_strdup_printf(
-            "{\"interface\":{\"ipv4\":\"" CLIENT_IP4 "\",\"ipv6\":\"" CLIENT_IP6 "\","
-            "\"upstream_do53\":[{\"ip\":\"192.0.2.53\"}]},"
-            "\"resources\":["
-            "{\"type\":\"cidr\",\"id\":\"" RES_CIDR "\",\"name\":\"lab\",\"address\":\"10.100.0.0/24\","
-            "\"sites\":[{\"id\":\"" SITE_ID "\",\"name\":\"site\"}],"
-            "\"filters\":[{\"protocol\":\"udp\",\"port_range_start\":7,\"port_range_end\":7},{\"protocol\":"
-            "\"icmp\"}]},"
-            "{\"type\":\"dns\",\"id\":\"" RES_DNS "\",\"name\":\"app\",\"address\":\"" DNS_NAME "\","
-            "\"sites\":[{\"id\":\"" SITE_ID "\",\"name\":\"site\"}]}],"
-            "\"relays\":[{\"id\":\"" RELAY_ID "\",\"type\":\"turn\",\"username\":\"" SIM_RELAY_USERNAME "\","
-            "\"password\":\"" SIM_RELAY_PASSWORD "\",\"addr\":\"%s\",\"expires_at\":2145916800}],"
-            "\"flow_logs\":{\"api_url\":\"https://"
-            "flow.example\",\"upload_interval_secs\":0,\"upload_batch_size\":0}}",
-            relay_addr);
-        client_portal(h, "init", init);
+        client_portal(h, play_init(relay_addr, SIM_RELAY_USERNAME, SIM_RELAY_PASSWORD));
         g_assert_cmpuint(kiln_node_n_relays(kiln_client_engine_node(h->client)), ==, 1);
 
         relay.addr = *sim_relay_address(h->sim);
