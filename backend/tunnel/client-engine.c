@@ -242,6 +242,23 @@ int kiln_client_engine_set_system_upstreams(struct kiln_client_engine *e, const 
         return 0;
 }
 
+int kiln_client_engine_reset(struct kiln_client_engine *e, uint64_t now)
+{
+        const char *id;
+
+        /* Gateways are authorized again on the next packet, with the new key. */
+        while (e->state && (id = kiln_node_peer_at(e->node, 0))) {
+                char gateway_id[KILN_NODE_ID_MAX + 1];
+
+                snprintf(gateway_id, sizeof(gateway_id), "%s", id);
+                kiln_node_close(e->node, gateway_id);
+                kiln_client_handle_gateway_closed(e->state, gateway_id);
+        }
+        sodium_memzero(e->auths, sizeof(e->auths));
+        e->n_auths = 0;
+        return kiln_node_reset(e->node, NULL, now);
+}
+
 void kiln_client_engine_set_internet_enabled(struct kiln_client_engine *e, bool enabled)
 {
         e->internet_enabled = enabled;

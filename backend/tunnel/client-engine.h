@@ -83,6 +83,10 @@ struct kiln_node *kiln_client_engine_node(struct kiln_client_engine *e);
 /* Resolvers used when the portal gives no upstream_do53 (the system's, sentinels excluded). */
 int kiln_client_engine_set_system_upstreams(struct kiln_client_engine *e, const struct kiln_dns_upstream *u,
                                             size_t n);
+/* Network change: drops every gateway connection, restarts the relay allocations (rebind the
+ * UDP socket first) and takes a new WireGuard key; send kiln_client_engine_public_key() to
+ * the portal (it reconnects with the new key).  Packets then authorize again. */
+int kiln_client_engine_reset(struct kiln_client_engine *e, uint64_t now);
 void kiln_client_engine_set_internet_enabled(struct kiln_client_engine *e, bool enabled);
 
 /* 0, or a negative errno when the event could not be applied (the session goes on). */

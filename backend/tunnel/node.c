@@ -54,6 +54,7 @@ struct conn {
         char fail_reason[96];
         struct ice_candidate sel_local, sel_remote;
         uint64_t created, last_initiation;
+        uint64_t handshake_deadline; /* selected but no session by then: failed */
         bool initiated;
         struct wg_buffered *wg_buffer;
         size_t n_wg_buffer;
@@ -295,6 +296,8 @@ static void on_selected(struct kiln_node *node, struct conn *c, const struct ice
         /* The device needs an endpoint to send at all; the datagrams themselves always go out
          * on the selected pair (kiln_node_poll_transmit). */
         wg_peer_set_endpoint(c->peer, &ep);
+        if (!c->selected)
+                c->handshake_deadline = now + KILN_NODE_REKEY_ATTEMPT;
         c->selected = true;
         c->sel_local = ev->local;
         c->sel_remote = ev->remote;
@@ -386,6 +389,14 @@ static void process(struct kiln_node *node, uint64_t now)
                 }
                 if (!c->established && c->selected) {
                         wg_peer_get_stats(c->peer, &st);
+                        if (!st.has_session && now >= c->handshake_deadline) {
+                                /* Firezone: WireGuard's ConnectionExpired marks it failed. */
+                                struct kiln_node_event *e = push_event(node, KILN_NODE_EVENT_FAILED, c);
+
+                                snprintf(e->reason, sizeof(e->reason), "no WireGuard handshake");
+                                remove_conn_at(node, i);
+                                continue;
+                        }
                         if (st.has_session) {
                                 struct kiln_node_event *e = push_event(node, KILN_NODE_EVENT_ESTABLISHED, c);
 
@@ -515,6 +526,33 @@ int kiln_node_connect(struct kiln_node *node, const struct kiln_node_peer_config
 fail:
         conn_free(node, c);
         return r;
+}
+
+int kiln_node_reset(struct kiln_node *node, const uint8_t *private_key, uint64_t now)
+{
+        uint8_t key[WG_KEY_LEN];
+
+        while (node->n_conns > 0)
+                remove_conn_at(node, node->n_conns - 1);
+        node->n_pending = 0;
+        for (size_t r = 0; r < node->n_relays; r++) {
+                node->relays[r].n_cached = 0;
+                turn_client_reset(node->relays[r].tc, now);
+        }
+        if (private_key) {
+                memcpy(key, private_key, WG_KEY_LEN);
+        } else {
+                wg_rng_fill(&node->rng, key, sizeof(key));
+                curve25519_clamp_secret(key);
+        }
+        wg_device_set_private_key(node->dev, key);
+        sodium_memzero(key, sizeof(key));
+        return 0;
+}
+
+const char *kiln_node_peer_at(const struct kiln_node *node, size_t i)
+{
+        return i < node->n_conns ? node->conns[i]->id : NULL;
 }
 
 void kiln_node_close(struct kiln_node *node, const char *peer_id)
@@ -757,10 +795,13 @@ uint64_t kiln_node_poll_timeout(const struct kiln_node *node)
                         t = x;
         }
         for (size_t i = 0; i < node->n_conns; i++) {
-                uint64_t x = ice_link_poll_timeout(node->conns[i]->link);
+                const struct conn *c = node->conns[i];
+                uint64_t x = ice_link_poll_timeout(c->link);
 
                 if (x < t)
                         t = x;
+                if (c->selected && !c->established && c->handshake_deadline < t)
+                        t = c->handshake_deadline;
         }
         return t;
 }

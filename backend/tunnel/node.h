@@ -103,6 +103,13 @@ size_t kiln_node_n_relays(const struct kiln_node *node);
  * differ; an identical one is kept (returns 0 either way, 1 when kept). */
 int kiln_node_connect(struct kiln_node *node, const struct kiln_node_peer_config *peer, uint64_t now);
 void kiln_node_close(struct kiln_node *node, const char *peer_id);
+/* Network change (data-plane spec §2, §3.3): drops every connection (no events), restarts
+ * the relays' allocations from BINDING (rebind the socket first) and takes a new WireGuard
+ * key: `private_key`, or one from the node's RNG when NULL.  Send the new public key to the
+ * portal. */
+int kiln_node_reset(struct kiln_node *node, const uint8_t *private_key, uint64_t now);
+/* The i-th connection's peer id, NULL past the end. */
+const char *kiln_node_peer_at(const struct kiln_node *node, size_t i);
 bool kiln_node_has_peer(const struct kiln_node *node, const char *peer_id);
 bool kiln_node_is_established(const struct kiln_node *node, const char *peer_id);
 size_t kiln_node_n_peers(const struct kiln_node *node);

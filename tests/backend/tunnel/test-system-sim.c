@@ -40,6 +40,8 @@ struct harness {
         GPtrArray *client_tun; /* GBytes */
         unsigned auth_requests, gateway_tun_packets, resolves, path_changes;
         bool client_connected, gateway_connected, via_relay, client_failed;
+        bool wrong_psk; /* the portal hands the client another PSK than the gateway */
+        char fail_reason[96];
 };
 
 static void client_portal(struct harness *h, KilnPortalMessage *m)
@@ -60,6 +62,13 @@ static void grant(struct harness *h, const char *resource_id)
         play_gateway_authorization(&a, &res, resource_id, client_key, h->psk);
         g_assert_cmpint(kiln_gateway_engine_authorize(h->gateway, &a, sim_clock(h->sim)), ==, 0);
         kiln_gateway_engine_public_key(h->gateway, gateway_key);
+        if (h->wrong_psk) {
+                uint8_t other[WG_KEY_LEN];
+
+                memset(other, 0x11, sizeof(other));
+                client_portal(h, play_authorization_created(resource_id, gateway_key, other));
+                return;
+        }
         client_portal(h, play_authorization_created(resource_id, gateway_key, h->psk));
 }
 
@@ -113,6 +122,7 @@ static void client_after(void *ctx, uint64_t now)
                         break;
                 case KILN_CLIENT_OUTPUT_GATEWAY_FAILED:
                         h->client_failed = true;
+                        snprintf(h->fail_reason, sizeof(h->fail_reason), "%s", o.reason);
                         break;
                 default:
                         break;
@@ -426,6 +436,58 @@ static void test_cut_direct_path(void)
         harness_free(h);
 }
 
+/* A network change on the client: new key, relays re-allocated, connections gone; the next
+ * packet authorizes again and the gateway replaces the connection (new key, same client). */
+static void test_network_reset(void)
+{
+        struct sim_config cfg = { .nat = { SIM_NAT_EIM, SIM_NAT_EIM },
+                                  .latency = { ICE_MS(20), ICE_MS(30) },
+                                  .relay_latency = ICE_MS(10),
+                                  .seed = 19 };
+        struct harness *h = started(&cfg);
+        uint8_t before[WG_KEY_LEN], after[WG_KEY_LEN];
+        guint mark;
+
+        connect_cidr(h);
+        kiln_client_engine_public_key(h->client, before);
+        g_assert_cmpint(kiln_client_engine_reset(h->client, sim_clock(h->sim)), ==, 0);
+        kiln_client_engine_public_key(h->client, after);
+        g_assert_true(memcmp(before, after, WG_KEY_LEN) != 0);
+        g_assert_cmpuint(kiln_node_n_peers(kiln_client_engine_node(h->client)), ==, 0);
+        sim_run(h->sim, sim_now(h->sim) + ICE_S(2));
+        h->client_connected = false;
+        mark = h->client_tun->len;
+        send_udp(h, RESOURCE_IP, 40100, ECHO_PORT, "after-reset");
+        g_assert_cmpuint(run_until_reply(h, mark, RESOURCE_IP, "after-reset", ICE_S(30)), >, 0);
+        g_assert_cmpuint(h->auth_requests, ==, 2);
+        g_assert_true(h->client_connected);
+        g_assert_cmpuint(kiln_node_n_peers(kiln_gateway_engine_node(h->gateway)), ==, 1);
+        harness_free(h);
+}
+
+/* ICE connects but WireGuard cannot (mismatched PSK): the connection fails after the
+ * handshake attempts (20 s) instead of hanging, and the user layer hears of it. */
+static void test_handshake_failure(void)
+{
+        struct sim_config cfg = { .nat = { SIM_NAT_EIM, SIM_NAT_EIM },
+                                  .latency = { ICE_MS(20), ICE_MS(30) },
+                                  .relay_latency = ICE_MS(10),
+                                  .seed = 23 };
+        struct harness *h = harness_new(&cfg);
+
+        h->wrong_psk = true;
+        sim_run(h->sim, ICE_S(1));
+        send_udp(h, RESOURCE_IP, 40200, ECHO_PORT, "never");
+        sim_run(h->sim, sim_now(h->sim) + ICE_S(25));
+        g_assert_true(h->client_failed);
+        g_assert_cmpstr(h->fail_reason, ==, "no WireGuard handshake");
+        g_assert_false(h->client_connected);
+        g_assert_cmpuint(h->gateway_tun_packets, ==, 0);
+        g_assert_cmpint(find_udp(h, 0, RESOURCE_IP, "never"), <, 0);
+        g_assert_cmpuint(kiln_node_n_peers(kiln_client_engine_node(h->client)), ==, 0);
+        harness_free(h);
+}
+
 static void test_dns_resource(void)
 {
         struct sim_config cfg = { .nat = { SIM_NAT_EIM, SIM_NAT_EIM },
@@ -599,6 +661,8 @@ int main(int argc, char **argv)
         g_test_add_func("/system-sim/eim-nat", test_eim_nat);
         g_test_add_func("/system-sim/symmetric-nat-relayed", test_symmetric_nat);
         g_test_add_func("/system-sim/direct-path-cut", test_cut_direct_path);
+        g_test_add_func("/system-sim/network-reset", test_network_reset);
+        g_test_add_func("/system-sim/handshake-failure", test_handshake_failure);
         g_test_add_func("/system-sim/dns-resource", test_dns_resource);
         g_test_add_func("/system-sim/filter-denied", test_filter_denied);
         g_test_add_func("/system-sim/random-seeds", test_random_seeds);
