@@ -336,6 +336,18 @@ static bool copy_cred(char *dst, const char *src)
         return true;
 }
 
+static void peer_config(const struct gateway_auth *a, struct kiln_node_peer_config *ret)
+{
+        memset(ret, 0, sizeof(*ret));
+        ret->peer_id = a->gateway_id;
+        memcpy(ret->public_key, a->public_key, WG_KEY_LEN);
+        memcpy(ret->preshared_key, a->psk, WG_KEY_LEN);
+        ret->local_ufrag = a->local_ufrag;
+        ret->local_pwd = a->local_pwd;
+        ret->remote_ufrag = a->remote_ufrag;
+        ret->remote_pwd = a->remote_pwd;
+}
+
 static void process(struct kiln_client_engine *e, uint64_t now);
 
 static int handle_authorized(struct kiln_client_engine *e, const KilnPortalAuthorizationCreated *a,
@@ -368,6 +380,21 @@ static int handle_authorized(struct kiln_client_engine *e, const KilnPortalAutho
         }
         *slot = auth;
         sodium_memzero(&auth, sizeof(auth));
+        /* New key or credentials for a gateway we are connected to (it restarted, or the
+         * portal re-keyed): drop that connection, so that client-state connects afresh
+         * (Firezone's upsert_connection). */
+        if (kiln_node_has_peer(e->node, a->gateway_id)) {
+                struct kiln_node_peer_config pc;
+                bool same;
+
+                peer_config(slot, &pc);
+                same = kiln_node_peer_matches(e->node, &pc);
+                sodium_memzero(&pc, sizeof(pc));
+                if (!same) {
+                        kiln_node_close(e->node, a->gateway_id);
+                        kiln_client_handle_gateway_closed(e->state, a->gateway_id);
+                }
+        }
         if (a->gateway_ipv4)
                 kiln_ip_addr_parse(a->gateway_ipv4, &v4);
         if (a->gateway_ipv6)
@@ -381,20 +408,14 @@ static int handle_authorized(struct kiln_client_engine *e, const KilnPortalAutho
 static void connect_gateway(struct kiln_client_engine *e, const char *gateway_id, uint64_t now)
 {
         struct gateway_auth *a = find_auth(e, gateway_id);
-        struct kiln_node_peer_config pc = { 0 };
+        struct kiln_node_peer_config pc;
         int r;
 
         if (!a) {
                 kiln_client_handle_gateway_closed(e->state, gateway_id);
                 return;
         }
-        pc.peer_id = gateway_id;
-        memcpy(pc.public_key, a->public_key, WG_KEY_LEN);
-        memcpy(pc.preshared_key, a->psk, WG_KEY_LEN);
-        pc.local_ufrag = a->local_ufrag;
-        pc.local_pwd = a->local_pwd;
-        pc.remote_ufrag = a->remote_ufrag;
-        pc.remote_pwd = a->remote_pwd;
+        peer_config(a, &pc);
         r = kiln_node_connect(e->node, &pc, now);
         sodium_memzero(&pc, sizeof(pc));
         if (r < 0) {

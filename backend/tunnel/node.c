@@ -564,6 +564,14 @@ void kiln_node_close(struct kiln_node *node, const char *peer_id)
                 }
 }
 
+bool kiln_node_peer_matches(const struct kiln_node *node, const struct kiln_node_peer_config *peer)
+{
+        const struct conn *c = peer->peer_id ? find_conn(node, peer->peer_id) : NULL;
+
+        return c && peer->local_ufrag && peer->local_pwd && peer->remote_ufrag && peer->remote_pwd &&
+               same_peer(c, peer);
+}
+
 bool kiln_node_has_peer(const struct kiln_node *node, const char *peer_id)
 {
         return find_conn(node, peer_id) != NULL;

@@ -111,6 +111,8 @@ int kiln_node_reset(struct kiln_node *node, const uint8_t *private_key, uint64_t
 /* The i-th connection's peer id, NULL past the end. */
 const char *kiln_node_peer_at(const struct kiln_node *node, size_t i);
 bool kiln_node_has_peer(const struct kiln_node *node, const char *peer_id);
+/* A connection to peer->peer_id exists with exactly this key, PSK and ICE credentials. */
+bool kiln_node_peer_matches(const struct kiln_node *node, const struct kiln_node_peer_config *peer);
 bool kiln_node_is_established(const struct kiln_node *node, const char *peer_id);
 size_t kiln_node_n_peers(const struct kiln_node *node);
 /* Candidates for a peer not connected yet are kept (up to 64) and applied on connect. */

@@ -488,6 +488,30 @@ static void test_handshake_failure(void)
         harness_free(h);
 }
 
+/* The portal authorizes another resource on the same gateway with fresh credentials (a new
+ * PSK on both sides): both engines replace the connection and traffic flows on the new one. */
+static void test_reauthorization_new_credentials(void)
+{
+        struct sim_config cfg = { .nat = { SIM_NO_NAT, SIM_NAT_EIM },
+                                  .latency = { ICE_MS(5), ICE_MS(15) },
+                                  .relay_latency = ICE_MS(10),
+                                  .seed = 29 };
+        struct harness *h = started(&cfg);
+        guint mark;
+
+        connect_cidr(h);
+        h->psk[0] ^= 0xff;
+        h->client_connected = false;
+        grant(h, PLAY_RES_DNS);
+        g_assert_cmpuint(kiln_node_n_peers(kiln_client_engine_node(h->client)), ==, 1);
+        g_assert_false(kiln_node_is_established(kiln_client_engine_node(h->client), GATEWAY_ID));
+        mark = h->client_tun->len;
+        send_udp(h, RESOURCE_IP, 40300, ECHO_PORT, "new-psk");
+        g_assert_cmpuint(run_until_reply(h, mark, RESOURCE_IP, "new-psk", ICE_S(30)), >, 0);
+        g_assert_true(h->client_connected);
+        harness_free(h);
+}
+
 static void test_dns_resource(void)
 {
         struct sim_config cfg = { .nat = { SIM_NAT_EIM, SIM_NAT_EIM },
@@ -663,6 +687,7 @@ int main(int argc, char **argv)
         g_test_add_func("/system-sim/direct-path-cut", test_cut_direct_path);
         g_test_add_func("/system-sim/network-reset", test_network_reset);
         g_test_add_func("/system-sim/handshake-failure", test_handshake_failure);
+        g_test_add_func("/system-sim/reauthorization-new-credentials", test_reauthorization_new_credentials);
         g_test_add_func("/system-sim/dns-resource", test_dns_resource);
         g_test_add_func("/system-sim/filter-denied", test_filter_denied);
         g_test_add_func("/system-sim/random-seeds", test_random_seeds);
