@@ -207,15 +207,24 @@ int kiln_node_upsert_relay(struct kiln_node *node, const struct kiln_node_relay 
         struct relay *r = NULL;
 
         for (size_t i = 0; i < node->n_relays; i++)
-                if (!strcmp(node->relays[i].cfg.id, relay->id) &&
-                    ice_addr_equal(&node->relays[i].cfg.addr, &relay->addr) && !node->relays[i].retired)
+                if (!strcmp(node->relays[i].cfg.id, relay->id) && !node->relays[i].retired)
                         r = &node->relays[i];
-        if (r && !strcmp(r->cfg.username, relay->username) && !strcmp(r->cfg.password, relay->password))
-                return 0;
-        if (r)
-                r->retired = true; /* new credentials: a fresh allocation for new connections */
+        if (r && ice_addr_equal(&r->cfg.addr, &relay->addr)) {
+                /* Rotated credentials: the allocation (keyed by our 3-tuple) stays. */
+                int err = turn_client_set_credentials(r->tc, relay->username, relay->password);
+
+                if (err == 0) {
+                        snprintf(r->cfg.username, sizeof(r->cfg.username), "%s", relay->username);
+                        snprintf(r->cfg.password, sizeof(r->cfg.password), "%s", relay->password);
+                }
+                return err;
+        }
         if (node->n_relays == KILN_NODE_MAX_RELAYS)
                 return -ENOSPC;
+        /* Another address: a fresh allocation for new connections; the ones using the old one
+         * keep it. */
+        if (r)
+                r->retired = true;
         r = &node->relays[node->n_relays];
         memset(r, 0, sizeof(*r));
         r->cfg = *relay;

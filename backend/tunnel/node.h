@@ -92,8 +92,9 @@ void kiln_node_free(struct kiln_node *node);
 void kiln_node_public_key(const struct kiln_node *node, uint8_t ret[static WG_KEY_LEN]);
 struct wg_device *kiln_node_device(struct kiln_node *node);
 
-/* Adds a relay, or updates its credentials (same id, same address).  Connections made
- * afterwards may use it.  -ENOSPC beyond KILN_NODE_MAX_RELAYS. */
+/* Adds a relay, or updates its credentials (same id, same address: the allocation stays).
+ * Connections made afterwards may use it; a relay id with a new address replaces the old
+ * one for new connections.  -ENOSPC beyond KILN_NODE_MAX_RELAYS. */
 int kiln_node_upsert_relay(struct kiln_node *node, const struct kiln_node_relay *relay, uint64_t now);
 /* New connections stop using it; connections that use it keep it until they end. */
 void kiln_node_remove_relay(struct kiln_node *node, const char *id);

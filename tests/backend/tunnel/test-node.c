@@ -115,6 +115,30 @@ static bool has_candidate(struct fx *fx, const char *peer_id, const char *type)
         return false;
 }
 
+/* Rotated credentials for the same relay keep the allocation (no second ALLOCATE that the
+ * relay would refuse with 437 for our 3-tuple). */
+static void test_credential_rotation(void)
+{
+        struct fx fx;
+        struct kiln_node_relay relay = { .id = "relay-1",
+                                         .username = SIM_RELAY_USERNAME,
+                                         .password = "new-password" };
+        struct kiln_node_peer_config a;
+
+        fx_init(&fx);
+        run(&fx, 500);
+        g_assert_cmpuint(sim_turn_server_allocations(fx.relay), ==, 1);
+        relay.addr = fx.relay_addr;
+        g_assert_cmpint(kiln_node_upsert_relay(fx.node, &relay, fx.now), ==, 0);
+        g_assert_cmpuint(kiln_node_n_relays(fx.node), ==, 1);
+        peer(&a, "gw-a", 1);
+        g_assert_cmpint(kiln_node_connect(fx.node, &a, fx.now), ==, 0);
+        run(&fx, 200);
+        g_assert_true(has_candidate(&fx, "gw-a", "relay"));
+        g_assert_cmpuint(sim_turn_server_allocations(fx.relay), ==, 1);
+        fx_clear(&fx);
+}
+
 /* Two connections, one made before and one after the allocation exists: both get the
  * relayed candidate, and the relay sees a single allocation from the socket. */
 static void test_shared_allocation(void)
@@ -183,5 +207,6 @@ int main(int argc, char **argv)
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/node/shared-allocation", test_shared_allocation);
         g_test_add_func("/node/contracts", test_contracts);
+        g_test_add_func("/node/credential-rotation", test_credential_rotation);
         return g_test_run();
 }
