@@ -435,8 +435,18 @@ static void connect_gateway(struct kiln_client_engine *e, const char *gateway_id
 static void request_authorization(struct kiln_client_engine *e, const char *resource_id)
 {
         g_autoptr(GError) error = NULL;
-        JsonNode *payload = kiln_portal_build_request_authorization(resource_id, NULL, NULL, NULL, &error);
+        g_autoptr(GPtrArray) connected = g_ptr_array_new();
+        const char *id;
+        JsonNode *payload;
 
+        /* The portal prefers gateways we already have a connection to. */
+        for (size_t i = 0; (id = kiln_node_peer_at(e->node, i)); i++)
+                if (kiln_node_is_established(e->node, id))
+                        g_ptr_array_add(connected, (gpointer)id);
+        g_ptr_array_add(connected, NULL);
+        payload = kiln_portal_build_request_authorization(
+            resource_id, connected->len > 1 ? (const char *const *)connected->pdata : NULL, NULL, NULL,
+            &error);
         emit_portal(e, KILN_PORTAL_EVENT_REQUEST_AUTHORIZATION, payload);
 }
 

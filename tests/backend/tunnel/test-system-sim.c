@@ -40,7 +40,8 @@ struct harness {
         GPtrArray *client_tun; /* GBytes */
         unsigned auth_requests, gateway_tun_packets, resolves, path_changes;
         bool client_connected, gateway_connected, via_relay, client_failed;
-        bool wrong_psk; /* the portal hands the client another PSK than the gateway */
+        bool wrong_psk;           /* the portal hands the client another PSK than the gateway */
+        guint last_connected_ids; /* connected_gateway_ids in the last request_authorization */
         char fail_reason[96];
 };
 
@@ -90,6 +91,8 @@ static void client_after(void *ctx, uint64_t now)
                                     g_strdup(json_object_get_string_member(p, "resource_id"));
 
                                 h->auth_requests++;
+                                h->last_connected_ids = json_array_get_length(
+                                    json_object_get_array_member(p, "connected_gateway_ids"));
                                 grant(h, resource);
                         } else if (!strcmp(o.event, KILN_PORTAL_EVENT_NEW_GATEWAY_ICE_CANDIDATES) ||
                                    !strcmp(o.event, KILN_PORTAL_EVENT_INVALIDATE_GATEWAY_ICE_CANDIDATES)) {
@@ -362,7 +365,7 @@ static uint64_t connect_cidr(struct harness *h)
 
 static void print_ttc(const char *name, uint64_t ns, bool relay)
 {
-        g_test_message("time-to-connected %-22s %7.1f ms (simulated, first packet -> first reply, %s)", name,
+        g_test_message("time-to-connected %-26s %7.1f ms (simulated, first packet -> first reply, %s)", name,
                        (double)ns / 1e6, relay ? "relayed" : "direct");
 }
 
@@ -542,26 +545,33 @@ static void test_dns_resource(void)
         s.payload_len = (size_t)kiln_dns_builder_finish(&b);
         n = kiln_packet_build(&s, pkt, sizeof(pkt));
         g_assert_cmpint(n, >, 0);
+        /* Already connected to the gateway for the CIDR resource: the DNS resource's
+         * authorization names it as connected and reuses the connection. */
+        connect_cidr(h);
+        g_assert_cmpuint(h->last_connected_ids, ==, 0);
+        mark = h->client_tun->len;
         client_send(h, pkt, (size_t)n);
         /* The stub answers locally, with proxy IPs. */
-        g_assert_cmpuint(h->client_tun->len, ==, 1);
-        d = g_bytes_get_data(g_ptr_array_index(h->client_tun, 0), &len);
+        g_assert_cmpuint(h->client_tun->len, ==, mark + 1);
+        d = g_bytes_get_data(g_ptr_array_index(h->client_tun, mark), &len);
         g_assert_cmpint(kiln_packet_parse(d, len, &p), ==, 0);
         g_assert_cmpint(kiln_dns_parse(p.l4 + 8, p.l4_len - 8, &m), ==, 0);
         g_assert_cmpuint(m.n_answers, ==, 4);
         memcpy(proxy.bytes, m.answers[0].addr, 4);
         kiln_ip_addr_format(&proxy, proxy_s, sizeof(proxy_s));
-        g_assert_cmpuint(h->auth_requests, ==, 0);
+        g_assert_cmpuint(h->auth_requests, ==, 1);
 
         mark = h->client_tun->len;
         send_udp(h, proxy_s, 42000, ECHO_PORT, "via-dns");
         t = run_until_reply(h, mark, proxy_s, "via-dns", ICE_S(30));
         g_assert_cmpuint(t, >, 0);
-        g_assert_cmpuint(h->auth_requests, ==, 1);
+        g_assert_cmpuint(h->auth_requests, ==, 2);
+        g_assert_cmpuint(h->last_connected_ids, ==, 1);
+        g_assert_cmpuint(kiln_node_n_peers(kiln_client_engine_node(h->client)), ==, 1);
         g_assert_cmpuint(h->resolves, ==, 1);
         /* the gateway NATed proxy → real address and back: the reply comes from the proxy IP */
         g_assert_cmpint(find_udp(h, mark, REAL_IP, "via-dns"), <, 0);
-        print_ttc("DNS resource", t, h->via_relay);
+        print_ttc("DNS resource, gw connected", t, h->via_relay);
         harness_free(h);
 }
 
