@@ -30,6 +30,7 @@ struct ice_link {
         struct ice_agent *agent;
         struct turn_client *relays[ICE_LINK_MAX_RELAYS];
         size_t n_relays;
+        bool shared; /* relays[] belong to the caller */
         struct ice_txq txq;
         struct ice_link_event events[ICE_LINK_MAX_EVENTS];
         size_t ev_head, ev_count;
@@ -90,7 +91,8 @@ struct ice_link *ice_link_new(const struct ice_link_config *cfg, uint64_t now)
 {
         struct ice_link *link;
 
-        if (cfg->n_relays > ICE_LINK_MAX_RELAYS)
+        if (cfg->n_relays > ICE_LINK_MAX_RELAYS || cfg->n_shared_relays > ICE_LINK_MAX_RELAYS ||
+            (cfg->n_relays > 0 && cfg->n_shared_relays > 0))
                 return NULL;
         link = calloc(1, sizeof(*link));
         if (!link)
@@ -104,6 +106,9 @@ struct ice_link *ice_link_new(const struct ice_link_config *cfg, uint64_t now)
                 goto fail;
         link->active_profile = cfg->agent.profile;
         link->last_activity = now;
+        link->shared = cfg->n_shared_relays > 0;
+        for (size_t i = 0; i < cfg->n_shared_relays; i++)
+                link->relays[link->n_relays++] = cfg->shared_relays[i];
         for (size_t i = 0; i < cfg->n_relays; i++) {
                 link->relays[i] = turn_client_new(&cfg->relays[i], now);
                 if (!link->relays[i])
@@ -121,7 +126,7 @@ void ice_link_free(struct ice_link *link)
         if (!link)
                 return;
         ice_agent_free(link->agent);
-        for (size_t i = 0; i < link->n_relays; i++)
+        for (size_t i = 0; i < link->n_relays && !link->shared; i++)
                 turn_client_free(link->relays[i]);
         ice_txq_release(&link->txq);
         free(link);
@@ -221,47 +226,47 @@ static void queue_via(struct ice_link *link, const struct ice_addr *src, const s
         t->len = len;
 }
 
+static void relay_event(struct ice_link *link, size_t i, const struct turn_event *te, uint64_t now)
+{
+        struct ice_candidate c;
+        struct ice_link_event *e;
+
+        switch (te->type) {
+        case TURN_EVENT_HOST_CANDIDATE:
+                ice_candidate_init(&c, ICE_CANDIDATE_HOST, &te->addr, NULL);
+                ice_agent_add_local_candidate(link->agent, &c, now);
+                break;
+        case TURN_EVENT_SRFLX_CANDIDATE:
+                ice_candidate_init(&c, ICE_CANDIDATE_SRFLX, &te->addr, te->base.family ? &te->base : NULL);
+                ice_agent_add_local_candidate(link->agent, &c, now);
+                break;
+        case TURN_EVENT_RELAY_CANDIDATE:
+                ice_candidate_init(&c, ICE_CANDIDATE_RELAY, &te->addr, NULL);
+                ice_agent_add_local_candidate(link->agent, &c, now);
+                break;
+        case TURN_EVENT_RELAY_INVALIDATED:
+                ice_agent_remove_local_candidate(link->agent, &te->addr, now);
+                break;
+        case TURN_EVENT_CHANNEL_BOUND:
+                release(link, i, &te->addr, now);
+                break;
+        case TURN_EVENT_ERROR:
+                break;
+        }
+        e = push_event(link, ICE_LINK_EVENT_RELAY);
+        e->relay_index = i;
+        e->relay = *te;
+}
+
 static void pump(struct ice_link *link, uint64_t now)
 {
         struct ice_transmit tx;
         struct turn_event te;
         struct ice_event ie;
 
-        for (size_t i = 0; i < link->n_relays; i++) {
-                struct turn_client *tc = link->relays[i];
-
-                while (turn_client_poll_event(tc, &te)) {
-                        struct ice_candidate c;
-                        struct ice_link_event *e;
-
-                        switch (te.type) {
-                        case TURN_EVENT_HOST_CANDIDATE:
-                                ice_candidate_init(&c, ICE_CANDIDATE_HOST, &te.addr, NULL);
-                                ice_agent_add_local_candidate(link->agent, &c, now);
-                                break;
-                        case TURN_EVENT_SRFLX_CANDIDATE:
-                                ice_candidate_init(&c, ICE_CANDIDATE_SRFLX, &te.addr,
-                                                   te.base.family ? &te.base : NULL);
-                                ice_agent_add_local_candidate(link->agent, &c, now);
-                                break;
-                        case TURN_EVENT_RELAY_CANDIDATE:
-                                ice_candidate_init(&c, ICE_CANDIDATE_RELAY, &te.addr, NULL);
-                                ice_agent_add_local_candidate(link->agent, &c, now);
-                                break;
-                        case TURN_EVENT_RELAY_INVALIDATED:
-                                ice_agent_remove_local_candidate(link->agent, &te.addr, now);
-                                break;
-                        case TURN_EVENT_CHANNEL_BOUND:
-                                release(link, i, &te.addr, now);
-                                break;
-                        case TURN_EVENT_ERROR:
-                                break;
-                        }
-                        e = push_event(link, ICE_LINK_EVENT_RELAY);
-                        e->relay_index = i;
-                        e->relay = te;
-                }
-        }
+        for (size_t i = 0; i < link->n_relays && !link->shared; i++)
+                while (turn_client_poll_event(link->relays[i], &te))
+                        relay_event(link, i, &te, now);
         while (ice_agent_poll_event(link->agent, &ie)) {
                 struct ice_link_event *e = push_event(link, ICE_LINK_EVENT_ICE);
 
@@ -269,13 +274,22 @@ static void pump(struct ice_link *link, uint64_t now)
         }
         while (ice_agent_poll_transmit(link->agent, &tx))
                 queue_via(link, &tx.src, &tx.dst, tx.data, tx.len, true, now);
-        for (size_t i = 0; i < link->n_relays; i++)
+        for (size_t i = 0; i < link->n_relays && !link->shared; i++)
                 while (turn_client_poll_transmit(link->relays[i], &tx)) {
                         struct ice_transmit *t = ice_txq_push(&link->txq);
 
                         if (t)
                                 *t = tx;
                 }
+}
+
+void ice_link_handle_relay_event(struct ice_link *link, size_t index, const struct turn_event *te,
+                                 uint64_t now)
+{
+        if (index >= link->n_relays)
+                return;
+        relay_event(link, index, te, now);
+        pump(link, now);
 }
 
 static int offer_stun(struct ice_link *link, const struct ice_addr *local, const struct ice_addr *from,
@@ -291,13 +305,41 @@ static int offer_stun(struct ice_link *link, const struct ice_addr *local, const
         return 1;
 }
 
+/* A payload relay i unwrapped from `peer`: for ICE it arrived on our relayed address. */
+static int relayed(struct ice_link *link, size_t i, const struct ice_addr *peer, const uint8_t *payload,
+                   size_t plen, uint64_t now)
+{
+        const struct ice_addr *local;
+
+        if (plen == 0 || payload[0] > 0x03 || !stun_looks_like(payload, plen))
+                return 0;
+        local = turn_client_relayed(link->relays[i], peer->family);
+        if (!local)
+                return -ENETDOWN;
+        return offer_stun(link, local, peer, payload, plen, now);
+}
+
+int ice_link_handle_relayed(struct ice_link *link, size_t index, const struct ice_addr *peer,
+                            const uint8_t *payload, size_t len, uint64_t now)
+{
+        int r;
+
+        if (index >= link->n_relays)
+                return -EINVAL;
+        r = relayed(link, index, peer, payload, len, now);
+        if (r == 0)
+                activity(link, now);
+        pump(link, now);
+        return r;
+}
+
 static int input(struct ice_link *link, const struct ice_addr *local, const struct ice_addr *from,
                  const uint8_t *buf, size_t len, uint64_t now, struct ice_addr *ret_from,
                  const uint8_t **ret_payload, size_t *ret_len)
 {
         enum ice_demux_kind kind = ice_demux_classify(from, buf, len);
 
-        if (kind == ICE_DEMUX_RELAY_STUN || kind == ICE_DEMUX_RELAY_CHANNEL_DATA) {
+        if ((kind == ICE_DEMUX_RELAY_STUN || kind == ICE_DEMUX_RELAY_CHANNEL_DATA) && !link->shared) {
                 for (size_t i = 0; i < link->n_relays; i++) {
                         struct ice_addr peer;
                         const uint8_t *payload;
@@ -309,15 +351,9 @@ static int input(struct ice_link *link, const struct ice_addr *local, const stru
                                 continue;
                         if (r < 0 || r == TURN_CONSUMED)
                                 return r < 0 ? r : 1;
-                        /* Relayed: for ICE the datagram arrived on our relayed address. */
-                        if (plen > 0 && payload[0] <= 0x03 && stun_looks_like(payload, plen)) {
-                                const struct ice_addr *relayed =
-                                    turn_client_relayed(link->relays[i], peer.family);
-
-                                if (!relayed)
-                                        return -ENETDOWN;
-                                return offer_stun(link, relayed, &peer, payload, plen, now);
-                        }
+                        r = relayed(link, i, &peer, payload, plen, now);
+                        if (r != 0)
+                                return r;
                         *ret_from = peer;
                         *ret_payload = payload;
                         *ret_len = plen;
@@ -471,7 +507,7 @@ void ice_link_handle_timeout(struct ice_link *link, uint64_t now)
                 link->idle = true;
                 ice_agent_set_profile(link->agent, idle_profile(link->active_profile));
         }
-        for (size_t i = 0; i < link->n_relays; i++)
+        for (size_t i = 0; i < link->n_relays && !link->shared; i++)
                 if (turn_client_poll_timeout(link->relays[i]) <= now)
                         turn_client_handle_timeout(link->relays[i], now);
         pump(link, now);
@@ -487,7 +523,7 @@ uint64_t ice_link_poll_timeout(const struct ice_link *link)
         if (!link->idle && ice_agent_state(link->agent) == ICE_STATE_CONNECTED &&
             link->last_activity + ICE_LINK_IDLE_AFTER < t)
                 t = link->last_activity + ICE_LINK_IDLE_AFTER;
-        for (size_t i = 0; i < link->n_relays; i++) {
+        for (size_t i = 0; i < link->n_relays && !link->shared; i++) {
                 uint64_t r = turn_client_poll_timeout(link->relays[i]);
 
                 if (r < t)

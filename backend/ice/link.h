@@ -29,6 +29,13 @@ struct ice_link_config {
         struct ice_agent_config agent;
         struct turn_client_config relays[ICE_LINK_MAX_RELAYS];
         size_t n_relays;
+        /* Instead of relays[]: TURN clients the caller owns and shares between the links of
+         * one socket (a relay keys its allocation by our 3-tuple, so a socket has one per
+         * relay).  The owner then feeds their input, timeouts, transmits and events itself,
+         * handing each event to every link with ice_link_handle_relay_event() and relayed
+         * payloads with ice_link_handle_relayed(). */
+        struct turn_client *shared_relays[ICE_LINK_MAX_RELAYS];
+        size_t n_shared_relays;
 };
 
 enum ice_link_event_type {
@@ -61,6 +68,14 @@ int ice_link_encode(struct ice_link *link, const uint8_t *payload, size_t len, s
                     uint64_t now);
 /* ice_link_encode() into the link's own queue (for occasional packets). */
 int ice_link_send(struct ice_link *link, const uint8_t *payload, size_t len, uint64_t now);
+/* Shared relays only: a TURN event of shared_relays[index] (candidates, channel bound …). */
+void ice_link_handle_relay_event(struct ice_link *link, size_t index, const struct turn_event *te,
+                                 uint64_t now);
+/* Shared relays only: a payload that shared_relays[index] unwrapped from `peer`.  Like
+ * ice_link_handle_input(): 1 when it was a check for this link's agent, -ENOENT when the
+ * agent does not know it, 0 with the application payload. */
+int ice_link_handle_relayed(struct ice_link *link, size_t index, const struct ice_addr *peer,
+                            const uint8_t *payload, size_t len, uint64_t now);
 int ice_link_add_remote_candidate(struct ice_link *link, const char *sdp, uint64_t now);
 /* A local candidate not learned from a relay (e.g. a configured host address). */
 int ice_link_add_local_candidate(struct ice_link *link, const struct ice_candidate *c, uint64_t now);

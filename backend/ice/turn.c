@@ -710,6 +710,18 @@ int turn_client_encode(struct turn_client *tc, const struct ice_addr *peer, cons
         return 0;
 }
 
+int turn_client_set_credentials(struct turn_client *tc, const char *username, const char *password)
+{
+        if (!username || !password || strlen(username) >= sizeof(tc->username) ||
+            strlen(password) >= sizeof(tc->password))
+                return -EINVAL;
+        copy_text(tc->username, sizeof(tc->username), username);
+        copy_text(tc->password, sizeof(tc->password), password);
+        if (tc->have_nonce)
+                stun_long_term_key(tc->key, tc->username, tc->realm, tc->password);
+        return 0;
+}
+
 void turn_client_refresh_now(struct turn_client *tc, uint64_t now)
 {
         if (tc->state == ST_ALLOCATED && !request_in_flight(tc, REQ_REFRESH))

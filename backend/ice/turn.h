@@ -86,6 +86,9 @@ int turn_client_bind_channel(struct turn_client *tc, const struct ice_addr *peer
  * the packet), -ENETDOWN without an allocation. */
 int turn_client_encode(struct turn_client *tc, const struct ice_addr *peer, const uint8_t *payload,
                        size_t len, struct ice_transmit *ret, uint64_t now);
+/* New credentials for the same relay (the portal rotates them): later requests use them and
+ * the allocation stays.  -EINVAL when too long (nothing changes). */
+int turn_client_set_credentials(struct turn_client *tc, const char *username, const char *password);
 /* Sends a REFRESH now; a lost allocation is then re-created. */
 void turn_client_refresh_now(struct turn_client *tc, uint64_t now);
 /* After a network change (socket rebound): starts over from BINDING, keeping the

@@ -152,6 +152,7 @@ struct wg_device {
         struct wg_peer *peers_head, *peers_tail;
         size_t n_peers;
         struct wg_allowedips allowedips;
+        bool skip_source_check;
 
         struct wg_control control[WG_CONTROL_SLOTS];
         unsigned control_head, control_count;

@@ -91,6 +91,11 @@ void wg_device_set_mtu(struct wg_device *dev, unsigned mtu)
         dev->mtu = mtu;
 }
 
+void wg_device_set_source_check(struct wg_device *dev, bool enabled)
+{
+        dev->skip_source_check = !enabled;
+}
+
 int64_t wg_device_wall_time(const struct wg_device *dev, uint64_t now)
 {
         return (int64_t)now + dev->wall_offset;

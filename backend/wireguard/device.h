@@ -88,6 +88,9 @@ void wg_device_set_log(struct wg_device *dev, wg_log_fn fn, void *userdata);
 void wg_device_set_wall_clock_offset(struct wg_device *dev, int64_t offset_ns);
 /* The TUN MTU, which bounds the padding of data messages (default 1420). */
 void wg_device_set_mtu(struct wg_device *dev, unsigned mtu);
+/* Off: decrypted packets are not checked against the sender's allowed IPs; the caller sends
+ * with wg_peer_send() and filters per peer itself, as Firezone does (data-plane spec §2). */
+void wg_device_set_source_check(struct wg_device *dev, bool enabled);
 
 /* An all-zero key removes the identity.  Peers whose public key equals ours are removed, as in wg(8). */
 void wg_device_set_private_key(struct wg_device *dev, const uint8_t key[static WG_KEY_LEN]);

@@ -417,7 +417,7 @@ static int receive_data(struct wg_device *dev, uint64_t now, const struct wg_end
                 wg_device_drop(dev, WG_DROP_BAD_INNER_PACKET);
                 return WG_ACTION_NONE;
         }
-        if (wg_allowedips_lookup(&dev->allowedips, family, isrc) != peer) {
+        if (!dev->skip_source_check && wg_allowedips_lookup(&dev->allowedips, family, isrc) != peer) {
                 wg_device_drop(dev, WG_DROP_ALLOWED_IPS);
                 return WG_ACTION_NONE;
         }

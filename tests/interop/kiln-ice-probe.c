@@ -25,6 +25,7 @@
 #include "backend/ice/link.h"
 #include "backend/ice/stun.h"
 #include "backend/ice/turn.h"
+#include "tests/interop/probe-util.h"
 
 struct opts {
         const char *mode, *role, *user, *pass, *ufrag, *pwd, *rufrag, *rpwd, *cand_out, *cand_in, *dump;
@@ -33,79 +34,9 @@ struct opts {
         unsigned int seconds;
 };
 
-static uint64_t now_ns(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
-static int parse_hostport(struct ice_addr *ret, const char *s)
-{
-        char ip[64];
-        const char *colon = strrchr(s, ':');
-        size_t n;
-
-        if (!colon)
-                return -EINVAL;
-        n = (size_t)(colon - s);
-        if (s[0] == '[' && n >= 2 && s[n - 1] == ']') {
-                s++;
-                n -= 2;
-        }
-        if (n >= sizeof(ip))
-                return -EINVAL;
-        memcpy(ip, s, n);
-        ip[n] = '\0';
-        return ice_addr_from_ip_string(ret, ip, (uint16_t)atoi(colon + 1));
-}
-
-static int open_socket(const struct ice_addr *bind_addr)
-{
-        struct sockaddr_storage ss;
-        socklen_t len = ice_addr_to_sockaddr(bind_addr, &ss);
-        int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-
-        if (fd < 0 || bind(fd, (struct sockaddr *)&ss, len) < 0) {
-                perror("socket/bind");
-                exit(1);
-        }
-        return fd;
-}
-
-static void send_to(int fd, const struct ice_transmit *t)
-{
-        struct sockaddr_storage ss;
-        socklen_t len = ice_addr_to_sockaddr(&t->dst, &ss);
-
-        if (sendto(fd, t->data, t->len, 0, (struct sockaddr *)&ss, len) < 0 && errno != EAGAIN)
-                fprintf(stderr, "sendto: %s\n", strerror(errno));
-}
-
-static ssize_t recv_from(int fd, uint8_t *buf, size_t cap, struct ice_addr *from)
-{
-        struct sockaddr_storage ss;
-        socklen_t len = sizeof(ss);
-        ssize_t n = recvfrom(fd, buf, cap, 0, (struct sockaddr *)&ss, &len);
-
-        if (n >= 0 && ice_addr_from_sockaddr(from, (struct sockaddr *)&ss, len) < 0)
-                return -1;
-        return n;
-}
-
-static int poll_ms(uint64_t deadline, uint64_t now)
-{
-        if (deadline <= now)
-                return 0;
-        if (deadline - now > ICE_S(1))
-                return 1000;
-        return (int)((deadline - now + 999999) / 1000000);
-}
-
 static int run_echo(const struct opts *o)
 {
-        int fd = open_socket(&o->bind);
+        int fd = probe_open_socket(&o->bind);
         uint8_t buf[2048];
 
         printf("ECHO-READY\n");
@@ -117,10 +48,10 @@ static int run_echo(const struct opts *o)
 
                 if (poll(&p, 1, -1) < 0 && errno != EINTR)
                         return 1;
-                while ((n = recv_from(fd, buf, sizeof(buf), &t.dst)) >= 0) {
+                while ((n = probe_recv(fd, buf, sizeof(buf), &t.dst)) >= 0) {
                         memcpy(t.data, buf, (size_t)n);
                         t.len = (size_t)n;
-                        send_to(fd, &t);
+                        probe_send(fd, &t);
                 }
         }
 }
@@ -160,8 +91,8 @@ static int run_turn(const struct opts *o)
                                           .realm = TURN_REALM_FIREZONE,
                                           .allocate = true,
                                           .dual_stack = true };
-        int fd = open_socket(&o->bind);
-        uint64_t start = now_ns(), next_send = 0;
+        int fd = probe_open_socket(&o->bind);
+        uint64_t start = probe_now_ns(), next_send = 0;
         struct turn_client *tc;
         unsigned int seq = 0, dumped = 0;
         uint8_t buf[2048];
@@ -169,7 +100,7 @@ static int run_turn(const struct opts *o)
         randombytes_buf(&cfg.seed, sizeof(cfg.seed));
         tc = turn_client_new(&cfg, start);
         for (;;) {
-                uint64_t now = now_ns(), deadline;
+                uint64_t now = probe_now_ns(), deadline;
                 struct pollfd p[2] = { { .fd = fd, .events = POLLIN }, { .fd = 0, .events = POLLIN } };
                 struct ice_transmit t;
                 struct turn_event e;
@@ -188,11 +119,11 @@ static int run_turn(const struct opts *o)
                         int r = turn_client_encode(tc, &o->peer, (const uint8_t *)msg, (size_t)len, &t, now);
 
                         if (r == 0)
-                                send_to(fd, &t);
+                                probe_send(fd, &t);
                         next_send = now + ICE_MS(300);
                 }
                 while (turn_client_poll_transmit(tc, &t))
-                        send_to(fd, &t);
+                        probe_send(fd, &t);
                 while (turn_client_poll_event(tc, &e)) {
                         print_turn_event(&e);
                         if (e.type == TURN_EVENT_ERROR && e.code == 401) {
@@ -203,7 +134,7 @@ static int run_turn(const struct opts *o)
                 deadline = turn_client_poll_timeout(tc);
                 if (turn_client_is_allocated(tc) && next_send < deadline)
                         deadline = next_send;
-                if (poll(p, 2, poll_ms(deadline, now_ns())) < 0 && errno != EINTR)
+                if (poll(p, 2, probe_poll_ms(deadline, probe_now_ns())) < 0 && errno != EINTR)
                         break;
                 if (p[1].revents & POLLIN) {
                         char line[64];
@@ -211,9 +142,9 @@ static int run_turn(const struct opts *o)
                         if (!fgets(line, sizeof(line), stdin))
                                 p[1].fd = -1;
                         else if (strncmp(line, "refresh", 7) == 0)
-                                turn_client_refresh_now(tc, now_ns());
+                                turn_client_refresh_now(tc, probe_now_ns());
                 }
-                while ((n = recv_from(fd, buf, sizeof(buf), &from)) >= 0) {
+                while ((n = probe_recv(fd, buf, sizeof(buf), &from)) >= 0) {
                         int r;
 
                         if (o->dump && (size_t)n >= 1 && buf[0] <= 0x03 && dumped < 32) {
@@ -227,8 +158,8 @@ static int run_turn(const struct opts *o)
                                         fclose(f);
                                 }
                         }
-                        r = turn_client_handle_input(tc, &o->bind, &from, buf, (size_t)n, now_ns(), &peer,
-                                                     &payload, &plen);
+                        r = turn_client_handle_input(tc, &o->bind, &from, buf, (size_t)n, probe_now_ns(),
+                                                     &peer, &payload, &plen);
                         if (r == TURN_DATA) {
                                 printf("ECHO %.*s\n", (int)plen, (const char *)payload);
                                 fflush(stdout);
@@ -239,45 +170,21 @@ static int run_turn(const struct opts *o)
         return 0;
 }
 
-/* New complete lines of the peer's candidate file since the last call. */
-static void read_candidates(struct ice_link *link, const char *path, long *offset, uint64_t now)
+static void apply_candidate(void *userdata, const char *sdp, bool withdraw)
 {
-        FILE *f = fopen(path, "r");
-        char line[512];
+        struct ice_link *link = userdata;
+        uint64_t now = probe_now_ns();
+        int r = withdraw ? ice_link_remove_remote_candidate(link, sdp, now)
+                         : ice_link_add_remote_candidate(link, sdp, now);
 
-        if (!f)
-                return;
-        if (fseek(f, *offset, SEEK_SET) == 0)
-                while (fgets(line, sizeof(line), f)) {
-                        size_t n = strlen(line);
-                        const char *sdp = line;
-                        bool withdraw = false;
-                        int r;
-
-                        if (n == 0 || line[n - 1] != '\n')
-                                break;
-                        *offset += (long)n;
-                        line[--n] = '\0';
-                        if (n > 0 && line[n - 1] == '\r')
-                                line[--n] = '\0';
-                        if (sdp[0] == '-') {
-                                withdraw = true;
-                                sdp++;
-                        }
-                        if (strncmp(sdp, "a=", 2) == 0)
-                                sdp += 2;
-                        r = withdraw ? ice_link_remove_remote_candidate(link, sdp, now)
-                                     : ice_link_add_remote_candidate(link, sdp, now);
-                        printf("REMOTE %s%s%s\n", withdraw ? "-" : "", sdp, r < 0 ? " (skipped)" : "");
-                }
-        fclose(f);
+        printf("REMOTE %s%s%s\n", withdraw ? "-" : "", sdp, r < 0 ? " (skipped)" : "");
 }
 
 static int run_ice(const struct opts *o)
 {
         struct ice_link_config cfg = { 0 };
-        int fd = open_socket(&o->bind);
-        uint64_t start = now_ns(), next_ping = 0;
+        int fd = probe_open_socket(&o->bind);
+        uint64_t start = probe_now_ns(), next_ping = 0;
         struct ice_link *link;
         long cand_offset = 0;
         unsigned int pongs = 0;
@@ -319,7 +226,7 @@ static int run_ice(const struct opts *o)
                 ice_link_add_local_candidate(link, &host, start);
         }
         for (;;) {
-                uint64_t now = now_ns(), deadline;
+                uint64_t now = probe_now_ns(), deadline;
                 struct pollfd p = { .fd = fd, .events = POLLIN };
                 struct ice_transmit t;
                 struct ice_link_event e;
@@ -330,7 +237,7 @@ static int run_ice(const struct opts *o)
 
                 if (o->seconds && now > start + ICE_S(o->seconds))
                         break;
-                read_candidates(link, o->cand_in, &cand_offset, now);
+                probe_read_candidates(o->cand_in, &cand_offset, apply_candidate, link);
                 if (ice_link_poll_timeout(link) <= now)
                         ice_link_handle_timeout(link, now);
                 if (selected && now >= next_ping) {
@@ -387,20 +294,20 @@ static int run_ice(const struct opts *o)
                                         ice_addr_to_string(&t.src, a), ice_addr_to_string(&t.dst, b),
                                         t.data[0]);
                         }
-                        send_to(fd, &t);
+                        probe_send(fd, &t);
                 }
                 deadline = ice_link_poll_timeout(link);
                 if (selected && next_ping < deadline)
                         deadline = next_ping;
                 /* The candidate file is polled, so wake at least every 100 ms. */
-                if (deadline > now_ns() + ICE_MS(100))
-                        deadline = now_ns() + ICE_MS(100);
-                if (poll(&p, 1, poll_ms(deadline, now_ns())) < 0 && errno != EINTR)
+                if (deadline > probe_now_ns() + ICE_MS(100))
+                        deadline = probe_now_ns() + ICE_MS(100);
+                if (poll(&p, 1, probe_poll_ms(deadline, probe_now_ns())) < 0 && errno != EINTR)
                         break;
-                while ((n = recv_from(fd, buf, sizeof(buf), &from)) >= 0) {
+                while ((n = probe_recv(fd, buf, sizeof(buf), &from)) >= 0) {
                         struct ice_addr src = from;
-                        int r = ice_link_handle_input(link, &o->bind, &src, buf, (size_t)n, now_ns(), &from,
-                                                      &payload, &plen);
+                        int r = ice_link_handle_input(link, &o->bind, &src, buf, (size_t)n, probe_now_ns(),
+                                                      &from, &payload, &plen);
 
                         if (getenv("KILN_PROBE_DEBUG")) {
                                 char a[ICE_ADDR_STRLEN];
@@ -411,7 +318,7 @@ static int run_ice(const struct opts *o)
                         if (r != 0)
                                 continue;
                         if (plen == 4 && memcmp(payload, "ping", 4) == 0) {
-                                ice_link_send(link, (const uint8_t *)"pong", 4, now_ns());
+                                ice_link_send(link, (const uint8_t *)"pong", 4, probe_now_ns());
                         } else if (plen == 4 && memcmp(payload, "pong", 4) == 0) {
                                 pongs++;
                                 printf("PONG %u\n", pongs);
@@ -419,7 +326,7 @@ static int run_ice(const struct opts *o)
                         }
                 }
                 while (ice_link_poll_transmit(link, &t))
-                        send_to(fd, &t);
+                        probe_send(fd, &t);
         }
         ice_link_free(link);
         fclose(out);
@@ -457,16 +364,16 @@ int main(int argc, char *argv[])
         while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
                 switch (c) {
                 case 'b':
-                        if (parse_hostport(&o.bind, optarg) < 0)
+                        if (probe_parse_hostport(&o.bind, optarg) < 0)
                                 return fprintf(stderr, "bad --bind\n"), 1;
                         break;
                 case 's':
-                        if (parse_hostport(&o.server, optarg) < 0)
+                        if (probe_parse_hostport(&o.server, optarg) < 0)
                                 return fprintf(stderr, "bad --server\n"), 1;
                         o.have_server = true;
                         break;
                 case 'P':
-                        if (parse_hostport(&o.peer, optarg) < 0)
+                        if (probe_parse_hostport(&o.peer, optarg) < 0)
                                 return fprintf(stderr, "bad --peer\n"), 1;
                         break;
                 case 'u':

@@ -9,58 +9,10 @@
 # Prints time-to-connected (first check → nominated pair) for each.
 . "$(dirname "$0")/../support/netns.sh"
 require_root
-require_cmd turnserver python3 iptables
 probe=${KILN_ICE_PROBE:?}
-
-for n in client natA wan natB gateway; do ns_add $n; done
-veth_link client 10.1.0.2/24 natA 10.1.0.1/24 c-lan a-lan
-veth_link natA 100.64.1.2/24 wan 100.64.1.1/24 a-wan w-a
-veth_link natB 100.64.2.2/24 wan 100.64.2.1/24 b-wan w-b
-veth_link gateway 10.2.0.2/24 natB 10.2.0.1/24 g-lan b-lan
-ns_exec client ip route add default via 10.1.0.1
-ns_exec gateway ip route add default via 10.2.0.1
-ns_exec natA ip route add default via 100.64.1.1
-ns_exec natB ip route add default via 100.64.2.1
-for n in natA natB wan; do ns_exec $n sysctl -qw net.ipv4.ip_forward=1; done
-
-set_nat() {
-        local flags=$1
-        local n
-        for n in natA:a-wan natB:b-wan; do
-                ns_exec "${n%%:*}" iptables -t nat -F POSTROUTING
-                ns_exec "${n%%:*}" iptables -t nat -A POSTROUTING -o "${n##*:}" -j MASQUERADE $flags ||
-                        fail "iptables MASQUERADE $flags"
-                # Like any home router, drop unsolicited inbound datagrams: without this the
-                # NAT keeps a conntrack entry for them, and the inside host's own later flow to
-                # the same peer clashes with it and gets another port (no longer EIM).
-                ns_exec "${n%%:*}" iptables -F INPUT
-                ns_exec "${n%%:*}" iptables -A INPUT -i "${n##*:}" -m conntrack --ctstate NEW -j DROP
-        done
-}
-
-secret=kiln-nat-secret-$RANDOM
-cat >"$TEST_TMP/turnserver.conf" <<CONF
-listening-ip=100.64.1.1
-listening-port=3478
-relay-ip=100.64.1.1
-min-port=49152
-max-port=49352
-use-auth-secret
-static-auth-secret=$secret
-realm=firezone
-no-tls
-no-dtls
-no-cli
-no-tcp-relay
-userdb=$TEST_TMP/turndb
-pidfile=$TEST_TMP/turnserver.pid
-simple-log
-log-file=stdout
-CONF
-bg_start wan coturn turnserver -c "$TEST_TMP/turnserver.conf"
-wait_for 10 "ns_exec wan ss -uln | grep -q '100.64.1.1:3478'" || fail "coturn did not start"
-user="$(($(date +%s) + 3600)):kiln-nat-salt"
-pass=$(python3 -c 'import base64,hashlib,hmac,sys; print(base64.b64encode(hmac.new(sys.argv[1].encode(), sys.argv[2].encode(), hashlib.sha1).digest()).decode())' "$secret" "$user")
+. "$(dirname "$0")/nat-lib.sh"
+user=$turn_user
+pass=$turn_pass
 
 start_pair() {
         local name=$1 port=$2
@@ -116,8 +68,7 @@ start_pair cut 40003
 log=$TEST_TMP/cut-client.log
 wait_for 20 "grep -q '^SELECTED.*relayed=0' '$log'" || fail "no direct pair before the cut"
 wait_for 10 "grep -q '^PONG' '$log'" || fail "no data before the cut"
-ns_exec wan iptables -A FORWARD -s 100.64.1.2 -d 100.64.2.2 -j DROP
-ns_exec wan iptables -A FORWARD -s 100.64.2.2 -d 100.64.1.2 -j DROP
+cut_direct_path
 cut_at=$SECONDS
 wait_for 30 "grep -q '^SELECTED.*relayed=1' '$log'" || fail "no failover to the relay after the cut"
 echo "failover after ~$((SECONDS - cut_at)) s: $(grep '^SELECTED.*relayed=1' "$log" | tail -1)"

@@ -30,6 +30,8 @@ struct sim_host {
         uint64_t latency;
         struct ice_link *link;
         struct sim_peer_stats stats;
+        const struct sim_host_ops *ops;
+        void *ctx;
 };
 
 struct sim_packet {
@@ -60,10 +62,10 @@ static struct ice_addr addr(const char *ip, uint16_t port)
         return a;
 }
 
-struct sim *sim_new(const struct sim_config *cfg)
+static const struct sim_host_ops link_ops;
+
+static struct sim *sim_alloc(const struct sim_config *cfg)
 {
-        static const char *const ufrag[2] = { "cufr", "gufr" };
-        static const char *const pwd[2] = { "client-password-22chr", "gateway-password-22chr" };
         static const char *const priv[2] = { "10.0.1.2", "10.0.2.2" };
         static const char *const pub[2] = { "198.51.100.1", "198.51.100.2" };
         struct sim *sim = calloc(1, sizeof(*sim));
@@ -73,16 +75,30 @@ struct sim *sim_new(const struct sim_config *cfg)
         sim->now = SIM_EPOCH;
         ice_rng_seed(&sim->rng, cfg->seed);
         sim->relay_addr = addr("203.0.113.1", 3478);
-        sim->relay = sim_turn_server_new(&sim->relay_addr, "2145916800:salt", "relay-password", "firezone");
+        sim->relay =
+            sim_turn_server_new(&sim->relay_addr, SIM_RELAY_USERNAME, SIM_RELAY_PASSWORD, "firezone");
         for (int i = 0; i < 2; i++) {
                 struct sim_host *h = &sim->host[i];
-                struct ice_link_config lc = { 0 };
 
                 h->nat = cfg->nat[i];
                 h->latency = cfg->latency[i];
                 h->sock = addr(h->nat == SIM_NO_NAT ? pub[i] : priv[i], 52625);
                 h->pub = addr(pub[i], 0);
                 h->next_port = 40000;
+        }
+        return sim;
+}
+
+struct sim *sim_new(const struct sim_config *cfg)
+{
+        static const char *const ufrag[2] = { "cufr", "gufr" };
+        static const char *const pwd[2] = { "client-password-22chr", "gateway-password-22chr" };
+        struct sim *sim = sim_alloc(cfg);
+
+        for (int i = 0; i < 2; i++) {
+                struct sim_host *h = &sim->host[i];
+                struct ice_link_config lc = { 0 };
+
                 lc.agent.role = i == 0 ? ICE_CONTROLLING : ICE_CONTROLLED;
                 lc.agent.profile = i == 0 ? ICE_PROFILE_CLIENT_ACTIVE : ICE_PROFILE_GATEWAY_ACTIVE;
                 lc.agent.local_ufrag = ufrag[i];
@@ -93,16 +109,56 @@ struct sim *sim_new(const struct sim_config *cfg)
                 if (!cfg->no_relay) {
                         lc.n_relays = 1;
                         lc.relays[0].server = sim->relay_addr;
-                        lc.relays[0].username = "2145916800:salt";
-                        lc.relays[0].password = cfg->password ? cfg->password : "relay-password";
+                        lc.relays[0].username = SIM_RELAY_USERNAME;
+                        lc.relays[0].password = cfg->password ? cfg->password : SIM_RELAY_PASSWORD;
                         lc.relays[0].realm = "firezone";
                         lc.relays[0].allocate = true;
                         lc.relays[0].seed = cfg->seed * 7 + (uint64_t)i;
                 }
                 h->link = ice_link_new(&lc, sim->now);
+                h->ops = &link_ops;
+                h->ctx = h;
         }
         return sim;
 }
+
+struct sim *sim_new_hosts(const struct sim_config *cfg, const struct sim_host_ops *ops[2], void *ctx[2])
+{
+        struct sim *sim = sim_alloc(cfg);
+
+        for (int i = 0; i < 2; i++) {
+                sim->host[i].ops = ops[i];
+                sim->host[i].ctx = ctx[i];
+        }
+        return sim;
+}
+
+const struct ice_addr *sim_relay_address(const struct sim *sim)
+{
+        return &sim->relay_addr;
+}
+
+static bool link_poll_transmit(void *ctx, struct ice_transmit *ret, uint64_t now)
+{
+        return ice_link_poll_transmit(((struct sim_host *)ctx)->link, ret);
+}
+
+static uint64_t link_poll_timeout(void *ctx)
+{
+        return ice_link_poll_timeout(((struct sim_host *)ctx)->link);
+}
+
+static void link_handle_timeout(void *ctx, uint64_t now)
+{
+        ice_link_handle_timeout(((struct sim_host *)ctx)->link, now);
+}
+
+/* Input and events of link hosts are handled inline (deliver, handle_events). */
+static const struct sim_host_ops link_ops = {
+        .poll_transmit = link_poll_transmit,
+        .poll_timeout = link_poll_timeout,
+        .handle_timeout = link_handle_timeout,
+};
 
 void sim_free(struct sim *sim)
 {
@@ -225,6 +281,7 @@ static void host_send(struct sim *sim, struct sim_host *h, const struct ice_tran
 static void handle_events(struct sim *sim, int i)
 {
         struct sim_host *h = &sim->host[i];
+
         struct ice_link_event e;
 
         while (ice_link_poll_event(h->link, &e)) {
@@ -269,19 +326,32 @@ static void drain(struct sim *sim)
         while (more) {
                 more = false;
                 for (int i = 0; i < 2; i++) {
-                        handle_events(sim, i);
-                        while (ice_link_poll_transmit(sim->host[i].link, &t)) {
-                                sim->host[i].stats.transmits++;
-                                host_send(sim, &sim->host[i], &t);
+                        struct sim_host *h = &sim->host[i];
+
+                        if (h->link)
+                                handle_events(sim, i);
+                        else
+                                h->ops->after(h->ctx, sim->now);
+                        while (h->ops->poll_transmit(h->ctx, &t, sim->now)) {
+                                h->stats.transmits++;
+                                host_send(sim, h, &t);
                                 more = true;
                         }
-                        handle_events(sim, i);
+                        if (h->link)
+                                handle_events(sim, i);
+                        else
+                                h->ops->after(h->ctx, sim->now);
                 }
                 while (sim_turn_server_poll_transmit(sim->relay, &t)) {
                         enqueue(sim, &t.src, &t.dst, t.data, t.len);
                         more = true;
                 }
         }
+}
+
+void sim_flush(struct sim *sim)
+{
+        drain(sim);
 }
 
 static void deliver(struct sim *sim, const struct sim_packet *p)
@@ -311,6 +381,10 @@ static void deliver(struct sim *sim, const struct sim_packet *p)
                 }
                 if (!ok)
                         continue;
+                if (!h->link) {
+                        h->ops->input(h->ctx, &h->sock, &p->src, p->data, p->len, sim->now);
+                        return;
+                }
                 if (ice_link_handle_input(h->link, &h->sock, &p->src, p->data, p->len, sim->now, &from,
                                           &payload, &len) == 0 &&
                     len == 4 && memcmp(payload, "ping", 4) == 0)
@@ -340,7 +414,7 @@ void sim_run(struct sim *sim, uint64_t until)
                                 first = i;
                         }
                 for (int i = 0; i < 2; i++) {
-                        uint64_t t = ice_link_poll_timeout(sim->host[i].link);
+                        uint64_t t = sim->host[i].ops->poll_timeout(sim->host[i].ctx);
 
                         if (t < next) {
                                 next = t;
@@ -356,8 +430,8 @@ void sim_run(struct sim *sim, uint64_t until)
                         deliver(sim, &p);
                 } else {
                         for (int i = 0; i < 2; i++)
-                                if (ice_link_poll_timeout(sim->host[i].link) <= sim->now)
-                                        ice_link_handle_timeout(sim->host[i].link, sim->now);
+                                if (sim->host[i].ops->poll_timeout(sim->host[i].ctx) <= sim->now)
+                                        sim->host[i].ops->handle_timeout(sim->host[i].ctx, sim->now);
                 }
                 drain(sim);
         }

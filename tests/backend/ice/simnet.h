@@ -44,7 +44,31 @@ struct sim_config {
         const char *password; /* the clients' TURN password, default the right one */
 };
 
+/* Two ice_links (client controlling, gateway controlled) with fixed credentials. */
 struct sim *sim_new(const struct sim_config *cfg);
+
+/* Anything that owns one UDP socket, driven by the simulation instead of ice_links (the
+ * tunnel engines' system test).  `after` runs after every input or timeout of that host,
+ * for the caller's own event handling (playing the portal, counting). */
+struct sim_host_ops {
+        bool (*poll_transmit)(void *ctx, struct ice_transmit *ret, uint64_t now);
+        void (*input)(void *ctx, const struct ice_addr *local, const struct ice_addr *from,
+                      const uint8_t *buf, size_t len, uint64_t now);
+        uint64_t (*poll_timeout)(void *ctx);
+        void (*handle_timeout)(void *ctx, uint64_t now);
+        void (*after)(void *ctx, uint64_t now);
+};
+
+#define SIM_RELAY_USERNAME "2145916800:salt"
+#define SIM_RELAY_PASSWORD "relay-password"
+
+/* The same network with the caller's hosts; the config's relay/candidate switches
+ * (no_relay, drop_candidates, password) do not apply. */
+struct sim *sim_new_hosts(const struct sim_config *cfg, const struct sim_host_ops *ops[2], void *ctx[2]);
+const struct ice_addr *sim_relay_address(const struct sim *sim);
+/* Wakes the simulation after the caller gave a host input outside sim_run (a packet from
+ * its TUN): sends whatever the hosts have queued. */
+void sim_flush(struct sim *sim);
 void sim_free(struct sim *sim);
 /* Runs until `until` (simulated ns since start). */
 void sim_run(struct sim *sim, uint64_t until);
