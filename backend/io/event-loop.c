@@ -2,6 +2,7 @@
 #include "backend/io/event-loop.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -184,6 +185,23 @@ int io_loop_add_udp(struct io_loop *loop, struct udp_socket *socket, sa_family_t
         }
         pthread_mutex_init(&src->counters_lock, NULL);
         return (int)loop->n_udp++;
+}
+
+int io_loop_replace_udp(struct io_loop *loop, unsigned index, struct udp_socket *s)
+{
+        struct udp_source *src;
+
+        if (index >= loop->n_udp || !loop->udp[index].socket)
+                return -EINVAL;
+        src = &loop->udp[index];
+        if (s->family != src->family)
+                return -EAFNOSUPPORT;
+        if (dup3(s->fd, src->socket->fd, O_CLOEXEC) < 0)
+                return -errno;
+        close(s->fd);
+        s->fd = -1;
+        io_wake_signal(src->wake);
+        return 0;
 }
 
 int io_loop_set_tun(struct io_loop *loop, int fd, bool vnet_hdr, unsigned offloads)

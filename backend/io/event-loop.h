@@ -165,6 +165,10 @@ void io_loop_free(struct io_loop *loop);
 /* A UDP source; socket NULL makes a source without a thread that io_loop_feed_udp() fills and
  * io_loop_take_udp_out() empties (tests, simulations).  Returns the socket index. */
 int io_loop_add_udp(struct io_loop *loop, struct udp_socket *socket, sa_family_t family);
+/* Puts a new socket of the same family behind a running source (a listen-port change): its file
+ * takes the old one's fd number (dup3), so the worker never sees a closed fd, and the worker is
+ * woken to poll it.  s->fd is closed; the source keeps using its original struct udp_socket. */
+int io_loop_replace_udp(struct io_loop *loop, unsigned index, struct udp_socket *s);
 /* The TUN device: fd, vnet_hdr and offloads from tun_device_open(), or fd -1 for a fake. */
 int io_loop_set_tun(struct io_loop *loop, int fd, bool vnet_hdr, unsigned offloads);
 
