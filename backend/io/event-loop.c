@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -490,15 +491,21 @@ int io_loop_start(struct io_loop *loop)
         for (unsigned i = 0; i < loop->n_udp; i++) {
                 if (!loop->udp[i].socket)
                         continue;
+                char name[16];
+
                 r = -pthread_create(&loop->udp[i].thread, NULL, udp_worker, &loop->udp[i]);
                 if (r < 0)
                         return r;
+                /* Named for top -H and perf. */
+                snprintf(name, sizeof(name), "io-udp%u", i);
+                pthread_setname_np(loop->udp[i].thread, name);
                 loop->udp[i].running = true;
         }
         if (loop->has_tun && loop->tun_fd >= 0) {
                 r = -pthread_create(&loop->tun_thread, NULL, tun_worker, loop);
                 if (r < 0)
                         return r;
+                pthread_setname_np(loop->tun_thread, "io-tun");
                 loop->tun_running = true;
         }
         return 0;
