@@ -47,6 +47,7 @@ struct io_loop {
         struct io_pool *gso_pool;
         struct gso_queue gso;
         struct gso_batch *gso_pending; /* popped, but its socket's queue was full */
+        bool gso_pool_ample;           /* holds every batch the queues can hold: never empty */
 
         /* TUN */
         bool has_tun;
@@ -485,9 +486,15 @@ int io_loop_start(struct io_loop *loop)
 {
         int r;
 
+        size_t in_flight = loop->cfg.gso_batches + 1; /* the queue, plus gso_pending */
+
         if (loop->started)
                 return -EALREADY;
         loop->started = true;
+        /* Each socket: its send queue plus the batch its worker is sending. */
+        for (unsigned i = 0; i < loop->n_udp; i++)
+                in_flight += loop->udp[i].out.capacity + 1;
+        loop->gso_pool_ample = io_pool_capacity(loop->gso_pool) >= in_flight;
         for (unsigned i = 0; i < loop->n_udp; i++) {
                 if (!loop->udp[i].socket)
                         continue;
@@ -610,8 +617,9 @@ static bool flush_tun(struct io_loop *loop)
 
 static bool gso_has_room(struct io_loop *loop)
 {
+        /* The pool lock is only worth taking when the pool can run dry (io_loop_start). */
         return !loop->gso_pending && gso_queue_count(&loop->gso) < loop->gso.capacity &&
-               io_pool_available(loop->gso_pool) > 0;
+               (loop->gso_pool_ample || io_pool_available(loop->gso_pool) > 0);
 }
 
 /* Polls the engine's outputs while there is room for them; returns false when an output
@@ -722,7 +730,6 @@ int io_loop_tick(struct io_loop *loop)
 
         loop->stats.ticks++;
         loop->errors.count = 0;
-        io_wake_drain(loop->wake);
 
         /* 1. flush */
         backpressure = !(flush_udp(loop) & flush_tun(loop)) || !gso_has_room(loop);
@@ -843,6 +850,11 @@ int io_loop_run(struct io_loop *loop)
                                                             : (int)((deadline - now + 999999) / 1000000);
                 if (poll(fds, 2, timeout) < 0 && errno != EINTR)
                         return -errno;
+                /* Drained only here, before the tick that looks at every queue: a signal that
+                 * comes in while ticks are busy costs at most one idle tick, not a read()
+                 * syscall in every tick. */
+                if (fds[0].revents & POLLIN)
+                        io_wake_drain(loop->wake);
         }
         return 0;
 }
