@@ -642,6 +642,32 @@ static bool drain_outputs(struct io_loop *loop)
                         }
                 }
                 memset(&t, 0, sizeof(t));
+                if (loop->ops->peek_transmit) {
+                        uint8_t *dst;
+
+                        /* Zero copy: the engine writes into the batch the datagram joins. */
+                        len = loop->ops->peek_transmit(loop->engine, &t);
+                        if (len == 0)
+                                break;
+                        r = 0;
+                        dst = gso_queue_reserve(&loop->gso, &t.flow, len, &r);
+                        if (dst) {
+                                len = loop->ops->poll_transmit(loop->engine, &t, dst, len);
+                                if (len > 0)
+                                        gso_queue_commit(&loop->gso, len);
+                                else
+                                        gso_queue_cancel(&loop->gso);
+                                continue;
+                        }
+                        if (r == -ENOBUFS) {
+                                room = false; /* stays with the engine */
+                                break;
+                        }
+                        /* Not queueable (-EMSGSIZE): take it anyway, so it cannot block the rest. */
+                        loop->ops->poll_transmit(loop->engine, &t, loop->scratch, PACKET_MAX);
+                        record_error(loop, IO_SOURCE_SEND, 0, 0, r);
+                        continue;
+                }
                 len = loop->ops->poll_transmit(loop->engine, &t, loop->scratch, PACKET_MAX);
                 if (len == 0)
                         break;

@@ -282,6 +282,18 @@ static size_t engine_poll_transmit(void *engine, struct io_transmit *t, uint8_t 
         return len;
 }
 
+static size_t engine_peek_transmit(void *engine, struct io_transmit *t)
+{
+        struct kwg *k = engine;
+        struct kwg_ring_entry *e = ring_peek(&k->to_udp);
+
+        if (!e)
+                return 0;
+        t->flow.dst = e->dst;
+        t->flow.ecn = e->ecn;
+        return e->len;
+}
+
 static size_t engine_poll_tun_packet(void *engine, uint8_t *buf, size_t cap)
 {
         struct kwg *k = engine;
@@ -328,6 +340,7 @@ const struct io_engine_ops kwg_engine_ops = {
         .handle_control = kwg_handle_control,
         .poll_timeout = engine_poll_timeout,
         .poll_transmit = engine_poll_transmit,
+        .peek_transmit = engine_peek_transmit,
         .poll_tun_packet = engine_poll_tun_packet,
         .handle_errors = engine_errors,
 };
