@@ -6,7 +6,6 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -498,13 +497,13 @@ int io_loop_start(struct io_loop *loop)
         for (unsigned i = 0; i < loop->n_udp; i++) {
                 if (!loop->udp[i].socket)
                         continue;
-                char name[16];
+                char name[16] = "io-udp0";
 
                 r = -pthread_create(&loop->udp[i].thread, NULL, udp_worker, &loop->udp[i]);
                 if (r < 0)
                         return r;
-                /* Named for top -H and perf. */
-                snprintf(name, sizeof(name), "io-udp%u", i);
+                /* Named for top -H and perf; i < IO_LOOP_MAX_UDP, one digit. */
+                name[6] = (char)('0' + i);
                 pthread_setname_np(loop->udp[i].thread, name);
                 loop->udp[i].running = true;
         }

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "backend/io/tun-offload.h"
+#include "backend/io/ecn.h"
 #include "backend/kiln-wg/kiln-wg.h"
 
 /* Headers stay 64-byte aligned so the packet after them is too (AEAD and memcpy like it). */
@@ -137,34 +137,6 @@ static void ring_pop(struct kwg_ring *r, struct kwg_ring_entry *e)
 
 /* ---- outputs -------------------------------------------------------------------------- */
 
-/* The inner packet's ECN bits, which the outer header carries (data-plane spec §4.5). */
-static uint8_t inner_ecn(const uint8_t *p, size_t len)
-{
-        if (len >= 20 && p[0] >> 4 == 4)
-                return p[1] & 3;
-        if (len >= 40 && p[0] >> 4 == 6)
-                return (p[1] >> 4) & 3;
-        return 0;
-}
-
-/* An outer CE mark becomes the inner packet's if it is ECN-capable (RFC 6040 normal mode). */
-static void merge_ce(uint8_t *p, size_t len, uint8_t outer)
-{
-        if (outer != 3)
-                return;
-        if (len >= 20 && p[0] >> 4 == 4 && (p[1] & 3) != 0 && (p[1] & 3) != 3) {
-                uint32_t sum;
-
-                p[1] |= 3;
-                p[10] = p[11] = 0;
-                sum = inet_csum_add(0, p, (size_t)(p[0] & 15) * 4);
-                uint16_t c = inet_csum_fold(sum);
-                memcpy(p + 10, &c, 2);
-        } else if (len >= 40 && p[0] >> 4 == 6 && ((p[1] >> 4) & 3) != 0 && ((p[1] >> 4) & 3) != 3) {
-                p[1] |= 3 << 4;
-        }
-}
-
 static void queue_datagram(struct kwg *k, const struct wg_endpoint *dst, const uint8_t *data, size_t len,
                            uint8_t ecn)
 {
@@ -206,7 +178,6 @@ static int engine_tun_packet(void *engine, uint64_t now, const uint8_t *packet, 
         size_t room = WG_MSG_DATA_HEADER_LEN + len + 15 + WG_AEAD_TAG_LEN;
         struct kwg_ring_entry *e = ring_reserve(&k->to_udp, room);
         struct wg_out out;
-        int r = 0;
 
         if (!e) {
                 k->ring_full_drops++;
@@ -214,14 +185,14 @@ static int engine_tun_packet(void *engine, uint64_t now, const uint8_t *packet, 
         }
         out = (struct wg_out){ .buf = e->data, .cap = room };
         memcpy(e->data + WG_MSG_DATA_HEADER_LEN, packet, len);
-        e->ecn = inner_ecn(packet, len);
+        e->ecn = io_ecn_of_packet(packet, len);
         if (wg_device_send(k->dev, now, e->data + WG_MSG_DATA_HEADER_LEN, len, &out) == WG_ACTION_SEND) {
                 memcpy(&e->dst, &out.endpoint, sizeof(e->dst));
                 ring_commit(&k->to_udp, e, out.len);
         }
         /* A packet without a session starts a handshake: its initiation is queued. */
         kwg_flush_transmits(k, now);
-        return r;
+        return 0;
 }
 
 static int engine_datagram(void *engine, uint64_t now, const struct io_datagram *dg)
@@ -240,7 +211,7 @@ static int engine_datagram(void *engine, uint64_t now, const struct io_datagram 
         out = (struct wg_out){ .buf = e->data, .cap = dg->len };
         action = wg_device_receive(k->dev, now, &src, dg->data, dg->len, &out);
         if (action == WG_ACTION_WRITE_TUN) {
-                merge_ce(e->data, out.len, dg->ecn);
+                io_ecn_decapsulate(e->data, out.len, dg->ecn);
                 ring_commit(&k->to_tun, e, out.len);
         } else if (action == WG_ACTION_SEND) {
                 /* A handshake response or cookie reply, written where a TUN packet would be. */
