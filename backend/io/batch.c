@@ -81,6 +81,11 @@ size_t io_pool_available(struct io_pool *pool)
         return n;
 }
 
+size_t io_pool_capacity(const struct io_pool *pool)
+{
+        return pool->count;
+}
+
 int io_queue_init(struct io_queue *q, size_t capacity, int consumer_wake, int producer_wake)
 {
         memset(q, 0, sizeof(*q));
@@ -105,32 +110,42 @@ void io_queue_destroy(struct io_queue *q)
         q->ring = NULL;
 }
 
+/*
+ * Wake-ups only on the transitions a peer can be waiting for: a consumer sleeps only after it
+ * found the queue empty, a producer only after it found it full.  Both check under the lock,
+ * so a push onto an empty queue or a pop from a full one always signals; the others would be
+ * a write() syscall each for a thread that is awake anyway.
+ */
 int io_queue_push(struct io_queue *q, void *item)
 {
+        bool was_empty;
+
         pthread_mutex_lock(&q->lock);
         if (q->count == q->capacity) {
                 pthread_mutex_unlock(&q->lock);
                 return -EAGAIN;
         }
         q->ring[(q->head + q->count) % q->capacity] = item;
-        q->count++;
+        was_empty = q->count++ == 0;
         pthread_mutex_unlock(&q->lock);
-        io_wake_signal(q->consumer_wake);
+        if (was_empty)
+                io_wake_signal(q->consumer_wake);
         return 0;
 }
 
 void *io_queue_pop(struct io_queue *q)
 {
         void *item = NULL;
+        bool was_full = false;
 
         pthread_mutex_lock(&q->lock);
         if (q->count > 0) {
                 item = q->ring[q->head];
                 q->head = (q->head + 1) % q->capacity;
-                q->count--;
+                was_full = q->count-- == q->capacity;
         }
         pthread_mutex_unlock(&q->lock);
-        if (item)
+        if (was_full)
                 io_wake_signal(q->producer_wake);
         return item;
 }

@@ -24,6 +24,7 @@ void io_pool_free(struct io_pool *pool);
 void *io_pool_get(struct io_pool *pool);
 void io_pool_put(struct io_pool *pool, void *object);
 size_t io_pool_available(struct io_pool *pool);
+size_t io_pool_capacity(const struct io_pool *pool);
 
 struct io_queue {
         pthread_mutex_t lock;

@@ -2,6 +2,7 @@
 #include "backend/io/event-loop.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -45,6 +46,7 @@ struct io_loop {
         struct io_pool *gso_pool;
         struct gso_queue gso;
         struct gso_batch *gso_pending; /* popped, but its socket's queue was full */
+        bool gso_pool_ample;           /* holds every batch the queues can hold: never empty */
 
         /* TUN */
         bool has_tun;
@@ -184,6 +186,23 @@ int io_loop_add_udp(struct io_loop *loop, struct udp_socket *socket, sa_family_t
         }
         pthread_mutex_init(&src->counters_lock, NULL);
         return (int)loop->n_udp++;
+}
+
+int io_loop_replace_udp(struct io_loop *loop, unsigned index, struct udp_socket *s)
+{
+        struct udp_source *src;
+
+        if (index >= loop->n_udp || !loop->udp[index].socket)
+                return -EINVAL;
+        src = &loop->udp[index];
+        if (s->family != src->family)
+                return -EAFNOSUPPORT;
+        if (dup3(s->fd, src->socket->fd, O_CLOEXEC) < 0)
+                return -errno;
+        close(s->fd);
+        s->fd = -1;
+        io_wake_signal(src->wake);
+        return 0;
 }
 
 int io_loop_set_tun(struct io_loop *loop, int fd, bool vnet_hdr, unsigned offloads)
@@ -466,21 +485,33 @@ int io_loop_start(struct io_loop *loop)
 {
         int r;
 
+        size_t in_flight = loop->cfg.gso_batches + 1; /* the queue, plus gso_pending */
+
         if (loop->started)
                 return -EALREADY;
         loop->started = true;
+        /* Each socket: its send queue plus the batch its worker is sending. */
+        for (unsigned i = 0; i < loop->n_udp; i++)
+                in_flight += loop->udp[i].out.capacity + 1;
+        loop->gso_pool_ample = io_pool_capacity(loop->gso_pool) >= in_flight;
         for (unsigned i = 0; i < loop->n_udp; i++) {
                 if (!loop->udp[i].socket)
                         continue;
+                char name[16] = "io-udp0";
+
                 r = -pthread_create(&loop->udp[i].thread, NULL, udp_worker, &loop->udp[i]);
                 if (r < 0)
                         return r;
+                /* Named for top -H and perf; i < IO_LOOP_MAX_UDP, one digit. */
+                name[6] = (char)('0' + i);
+                pthread_setname_np(loop->udp[i].thread, name);
                 loop->udp[i].running = true;
         }
         if (loop->has_tun && loop->tun_fd >= 0) {
                 r = -pthread_create(&loop->tun_thread, NULL, tun_worker, loop);
                 if (r < 0)
                         return r;
+                pthread_setname_np(loop->tun_thread, "io-tun");
                 loop->tun_running = true;
         }
         return 0;
@@ -585,8 +616,9 @@ static bool flush_tun(struct io_loop *loop)
 
 static bool gso_has_room(struct io_loop *loop)
 {
+        /* The pool lock is only worth taking when the pool can run dry (io_loop_start). */
         return !loop->gso_pending && gso_queue_count(&loop->gso) < loop->gso.capacity &&
-               io_pool_available(loop->gso_pool) > 0;
+               (loop->gso_pool_ample || io_pool_available(loop->gso_pool) > 0);
 }
 
 /* Polls the engine's outputs while there is room for them; returns false when an output
@@ -609,6 +641,32 @@ static bool drain_outputs(struct io_loop *loop)
                         }
                 }
                 memset(&t, 0, sizeof(t));
+                if (loop->ops->peek_transmit) {
+                        uint8_t *dst;
+
+                        /* Zero copy: the engine writes into the batch the datagram joins. */
+                        len = loop->ops->peek_transmit(loop->engine, &t);
+                        if (len == 0)
+                                break;
+                        r = 0;
+                        dst = gso_queue_reserve(&loop->gso, &t.flow, len, &r);
+                        if (dst) {
+                                len = loop->ops->poll_transmit(loop->engine, &t, dst, len);
+                                if (len > 0)
+                                        gso_queue_commit(&loop->gso, len);
+                                else
+                                        gso_queue_cancel(&loop->gso);
+                                continue;
+                        }
+                        if (r == -ENOBUFS) {
+                                room = false; /* stays with the engine */
+                                break;
+                        }
+                        /* Not queueable (-EMSGSIZE): take it anyway, so it cannot block the rest. */
+                        loop->ops->poll_transmit(loop->engine, &t, loop->scratch, PACKET_MAX);
+                        record_error(loop, IO_SOURCE_SEND, 0, 0, r);
+                        continue;
+                }
                 len = loop->ops->poll_transmit(loop->engine, &t, loop->scratch, PACKET_MAX);
                 if (len == 0)
                         break;
@@ -697,7 +755,6 @@ int io_loop_tick(struct io_loop *loop)
 
         loop->stats.ticks++;
         loop->errors.count = 0;
-        io_wake_drain(loop->wake);
 
         /* 1. flush */
         backpressure = !(flush_udp(loop) & flush_tun(loop)) || !gso_has_room(loop);
@@ -818,6 +875,11 @@ int io_loop_run(struct io_loop *loop)
                                                             : (int)((deadline - now + 999999) / 1000000);
                 if (poll(fds, 2, timeout) < 0 && errno != EINTR)
                         return -errno;
+                /* Drained only here, before the tick that looks at every queue: a signal that
+                 * comes in while ticks are busy costs at most one idle tick, not a read()
+                 * syscall in every tick. */
+                if (fds[0].revents & POLLIN)
+                        io_wake_drain(loop->wake);
         }
         return 0;
 }

@@ -26,6 +26,10 @@
  *    poll_transmit(engine, &t, buf, cap)  write one UDP datagram into buf (cap >= 65535)
  *                                         and its flow (destination, optional source IP,
  *                                         ECN) into t; return its length, 0 when none
+ *    peek_transmit(engine, &t)            optional: the length and flow of the datagram
+ *                                         poll_transmit would return next, without taking it
+ *                                         (0 when none); the loop then has poll_transmit write
+ *                                         it straight into its GSO batch (cap = that length)
  *    poll_tun_packet(engine, buf, cap)    write one IP packet for the TUN device into buf
  *                                         (cap >= 65535); its length, 0 when none
  *  Aggregate errors, once per tick after everything in it was processed:
@@ -75,7 +79,8 @@
  * in its own structure and signals io_loop_control_fd(); handle_control() then runs on the
  * engine thread.  io_loop_stop() is the only call that is safe from any thread or a signal
  * handler.  Datagram/packet pointers handed to the engine are valid during the call only.
- * handle_control, poll_tun_packet and handle_errors may be NULL; the others are required.
+ * handle_control, peek_transmit, poll_tun_packet and handle_errors may be NULL; the others are
+ * required.
  * Outgoing datagrams pick their socket by destination family.  Source address and ECN: set
  * t->flow.src (optional) and t->flow.ecn; received ECN is in dg->ecn (merging the outer CE
  * into the inner packet is the engine's job, data-plane spec §4.5).
@@ -127,6 +132,7 @@ struct io_engine_ops {
         int (*handle_control)(void *engine, uint64_t now);
         uint64_t (*poll_timeout)(void *engine);
         size_t (*poll_transmit)(void *engine, struct io_transmit *t, uint8_t *buf, size_t cap);
+        size_t (*peek_transmit)(void *engine, struct io_transmit *t);
         size_t (*poll_tun_packet)(void *engine, uint8_t *buf, size_t cap);
         void (*handle_errors)(void *engine, const struct io_error_set *errors);
 };
@@ -165,6 +171,10 @@ void io_loop_free(struct io_loop *loop);
 /* A UDP source; socket NULL makes a source without a thread that io_loop_feed_udp() fills and
  * io_loop_take_udp_out() empties (tests, simulations).  Returns the socket index. */
 int io_loop_add_udp(struct io_loop *loop, struct udp_socket *socket, sa_family_t family);
+/* Puts a new socket of the same family behind a running source (a listen-port change): its file
+ * takes the old one's fd number (dup3), so the worker never sees a closed fd, and the worker is
+ * woken to poll it.  s->fd is closed; the source keeps using its original struct udp_socket. */
+int io_loop_replace_udp(struct io_loop *loop, unsigned index, struct udp_socket *s);
 /* The TUN device: fd, vnet_hdr and offloads from tun_device_open(), or fd -1 for a fake. */
 int io_loop_set_tun(struct io_loop *loop, int fd, bool vnet_hdr, unsigned offloads);
 

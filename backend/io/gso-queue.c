@@ -47,36 +47,70 @@ static bool can_append(const struct gso_batch *b, const struct io_flow *flow, si
                b->len + len <= gso_max_len(&b->flow.dst, b->segment_size) && io_flow_equal(&b->flow, flow);
 }
 
-int gso_queue_push(struct gso_queue *q, const struct io_flow *flow, const uint8_t *data, size_t len)
+uint8_t *gso_queue_reserve(struct gso_queue *q, const struct io_flow *flow, size_t len, int *ret_err)
 {
         struct gso_batch *tail = q->count ? q->ring[(q->head + q->count - 1) % q->capacity] : NULL;
         struct gso_batch *b;
 
-        if (len == 0 || len > gso_max_len(&flow->dst, len))
-                return -EMSGSIZE;
-        if (tail && can_append(tail, flow, len)) {
-                memcpy(tail->buf + tail->len, data, len);
-                tail->len += (uint32_t)len;
-                tail->segments++;
-                if (len < tail->segment_size)
-                        tail->sealed = true;
-                return 0;
+        if (len == 0 || len > gso_max_len(&flow->dst, len)) {
+                *ret_err = -EMSGSIZE;
+                return NULL;
         }
-        if (q->count == q->capacity)
-                return -ENOBUFS;
-        b = io_pool_get(q->pool);
-        if (!b)
-                return -ENOBUFS;
+        if (tail && can_append(tail, flow, len)) {
+                q->reserved = tail;
+                q->reserved_new = false;
+                return tail->buf + tail->len;
+        }
+        b = q->count == q->capacity ? NULL : io_pool_get(q->pool);
+        if (!b) {
+                *ret_err = -ENOBUFS;
+                return NULL;
+        }
         b->flow = *flow;
+        q->reserved = b;
+        q->reserved_new = true;
+        return b->buf;
+}
+
+void gso_queue_commit(struct gso_queue *q, size_t len)
+{
+        struct gso_batch *b = q->reserved;
+
+        q->reserved = NULL;
+        if (!q->reserved_new) {
+                b->len += (uint32_t)len;
+                b->segments++;
+                /* A shorter datagram ends the batch: nothing may follow it in one send. */
+                if (len < b->segment_size)
+                        b->sealed = true;
+                return;
+        }
         b->segment_size = (uint16_t)len;
         b->segments = 1;
         b->len = (uint32_t)len;
         b->sealed = false;
         b->sent = 0;
         b->attempts = 0;
-        memcpy(b->buf, data, len);
         q->ring[(q->head + q->count) % q->capacity] = b;
         q->count++;
+}
+
+void gso_queue_cancel(struct gso_queue *q)
+{
+        if (q->reserved && q->reserved_new)
+                io_pool_put(q->pool, q->reserved);
+        q->reserved = NULL;
+}
+
+int gso_queue_push(struct gso_queue *q, const struct io_flow *flow, const uint8_t *data, size_t len)
+{
+        int r = 0;
+        uint8_t *dst = gso_queue_reserve(q, flow, len, &r);
+
+        if (!dst)
+                return r;
+        memcpy(dst, data, len);
+        gso_queue_commit(q, len);
         return 0;
 }
 

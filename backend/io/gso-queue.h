@@ -37,6 +37,8 @@ struct gso_queue {
         struct io_pool *pool; /* of struct gso_batch, shared with the sending threads */
         struct gso_batch **ring;
         size_t capacity, head, count;
+        struct gso_batch *reserved; /* the open reservation's batch */
+        bool reserved_new;          /* … not yet in the ring */
 };
 
 /* The most UDP payload bytes one UDP_SEGMENT send may carry for this destination. */
@@ -47,6 +49,12 @@ void gso_queue_destroy(struct gso_queue *q);
 /* 0, -EMSGSIZE (empty or larger than one datagram may be), -ENOBUFS (queue or pool full:
  * flush first; nothing was queued). */
 int gso_queue_push(struct gso_queue *q, const struct io_flow *flow, const uint8_t *data, size_t len);
+/* The same in two steps, so the datagram can be written straight into the batch: room for up
+ * to len bytes (NULL with the errors of gso_queue_push), then commit the bytes actually written
+ * (1..len; they are appended by the rules above as a datagram of that length) or cancel. */
+uint8_t *gso_queue_reserve(struct gso_queue *q, const struct io_flow *flow, size_t len, int *ret_err);
+void gso_queue_commit(struct gso_queue *q, size_t len);
+void gso_queue_cancel(struct gso_queue *q);
 /* The oldest batch, now owned by the caller (return it with io_pool_put), or NULL. */
 struct gso_batch *gso_queue_pop(struct gso_queue *q);
 struct gso_batch *gso_queue_peek(const struct gso_queue *q);

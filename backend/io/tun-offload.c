@@ -51,20 +51,48 @@ static void put32(uint8_t *p, uint32_t v)
         put16(p + 2, (uint16_t)v);
 }
 
+/* The one's-complement sum does not depend on byte order (RFC 1071 §2(B)): add native 32-bit
+ * halves of 64-bit loads, fold, and swap to the network-order value once at the end.  This is the
+ * split path's hot loop (a full checksum per segment). */
 uint32_t inet_csum_add(uint32_t sum, const uint8_t *data, size_t len)
 {
-        uint64_t acc = sum;
+        uint64_t acc = 0, result;
         size_t i = 0;
 
-        for (; i + 4 <= len; i += 4)
-                acc += get32(data + i);
-        for (; i + 2 <= len; i += 2)
-                acc += get16(data + i);
-        if (i < len)
-                acc += (uint32_t)data[i] << 8;
-        while (acc >> 32)
-                acc = (acc & 0xffffffff) + (acc >> 32);
-        return (uint32_t)acc;
+        for (; i + 32 <= len; i += 32) {
+                uint64_t w[4];
+
+                memcpy(w, data + i, sizeof(w));
+                acc += (w[0] & 0xffffffff) + (w[0] >> 32) + (w[1] & 0xffffffff) + (w[1] >> 32) +
+                       (w[2] & 0xffffffff) + (w[2] >> 32) + (w[3] & 0xffffffff) + (w[3] >> 32);
+        }
+        for (; i + 4 <= len; i += 4) {
+                uint32_t w;
+
+                memcpy(&w, data + i, sizeof(w));
+                acc += w;
+        }
+        for (; i + 2 <= len; i += 2) {
+                uint16_t w;
+
+                memcpy(&w, data + i, sizeof(w));
+                acc += w;
+        }
+        if (i < len) {
+                /* The odd byte is the high byte of its (zero-padded) 16-bit word. */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+                acc += data[i];
+#else
+                acc += (uint64_t)data[i] << 8;
+#endif
+        }
+        while (acc >> 16)
+                acc = (acc & 0xffff) + (acc >> 16);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        acc = ((acc & 0xff) << 8) | (acc >> 8);
+#endif
+        result = (uint64_t)sum + acc;
+        return (uint32_t)((result & 0xffffffff) + (result >> 32));
 }
 
 uint16_t inet_csum_fold(uint32_t sum)

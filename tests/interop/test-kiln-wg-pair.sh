@@ -38,6 +38,9 @@ echo "ok - b initiated, ping both ways"
 iperf b 10.78.0.2 a tcp-a-to-b
 iperf b 10.78.0.2 a tcp-b-to-a -R
 echo "ok - iperf3 TCP both ways"
+udp_in_order b 10.78.0.2 a
+udp_in_order a 10.78.0.1 b
+echo "ok - interleaved UDP flows sent as USO super-packets keep their order both ways"
 
 # IPv6 inside the tunnel, longest-prefix routing across two prefixes of one peer.
 ns_exec a ip addr add fd78::1/64 dev "$IA" nodad
@@ -98,3 +101,18 @@ stop_wg a "$IA"
 stop_wg b "$IB"
 [ ! -e "/var/run/wireguard/$IA.sock" ] || fail "socket file left behind"
 echo "ok - clean shutdown"
+
+# The fallback without offloads (what runs when the kernel refuses TUNSETOFFLOAD): a no-offload
+# side against an offloading one, data and order both ways.
+KILN_WG_NO_OFFLOAD=1 start_wg a "$IA" kiln
+start_wg b "$IB" kiln
+grep -q 'TUN offloads \[none\].*GSO off, GRO off' "$TEST_TMP/kiln-a-$IA.log" ||
+        fail "a did not run without offloads: $(cat "$TEST_TMP/kiln-a-$IA.log")"
+configure a "$IA" "$TEST_TMP/a.key" 51820 "$(pub b)" 192.168.78.2:51821 10.78.0.1 10.78.0.2
+configure b "$IB" "$TEST_TMP/b.key" 51821 "$(pub a)" 192.168.78.1:51820 10.78.0.2 10.78.0.1
+ping_ok a 10.78.0.2 || fail "ping a -> b without offloads on a"
+iperf b 10.78.0.2 a tcp-a-to-b-no-offload
+iperf b 10.78.0.2 a tcp-b-to-a-no-offload -R
+udp_in_order b 10.78.0.2 a
+udp_in_order a 10.78.0.1 b
+echo "ok - without offloads on one side: ping, TCP both ways, UDP order both ways"

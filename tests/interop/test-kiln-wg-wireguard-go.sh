@@ -47,6 +47,10 @@ iperf g 10.77.0.2 k tcp-go-to-kiln -R
 iperf g 10.77.0.2 k udp-kiln-to-go -u -b 300M
 iperf g 10.77.0.2 k udp-go-to-kiln -u -b 300M -R
 echo "ok - iperf3 TCP and UDP both ways"
+# Paced for wireguard-go (~300 Mbit/s), which drops what it cannot take.
+udp_in_order g 10.77.0.2 k 5
+udp_in_order k 10.77.0.1 g 5
+echo "ok - interleaved UDP flows keep their order both ways"
 
 # Byte counters must agree across a phase without loss: UDP floods lose packets in socket
 # buffers after the sender counted them, so compare what a ping phase adds on each side.

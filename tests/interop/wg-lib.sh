@@ -97,3 +97,21 @@ if bps <= 0:
 print("# iperf3 %s: %.0f Mbit/s%s" % (sys.argv[2], bps / 1e6, extra))
 PY
 }
+
+# udp_in_order NS_SERVER SERVER_ADDR NS_CLIENT [GAP_MS]: 4 interleaved UDP flows, sent as USO
+# super-packets (4 x 48 KB every GAP_MS, default 0.5), must arrive in per-flow order (the GSO
+# path must never reorder).
+udp_in_order() {
+        local ns_s=$1 addr=$2 ns_c=$3 gap=${4:-0.5} order log
+        order="$(dirname "${BASH_SOURCE[0]}")/udp-order.py"
+        UDP_ORDER_RUNS=$((${UDP_ORDER_RUNS:-0} + 1))
+        log="udp-order-recv-$UDP_ORDER_RUNS" # a fresh log: an old "ready" must not count
+        bg_start "$ns_s" "$log" python3 "$order" recv "$addr" 5300 4 5000
+        local pid=$BG_PID
+        wait_for 5 "grep -q ready '$TEST_TMP/$log.log'" || fail "udp-order receiver did not start"
+        ns_exec "$ns_c" python3 "$order" send "$addr" 5300 4 5000 "$gap" || fail "udp-order sender failed"
+        wait "$pid"
+        local rc=$?
+        echo "# udp-order: $(tail -n 1 "$TEST_TMP/$log.log")"
+        [ $rc -eq 0 ] || fail "UDP flows reordered or lost through the tunnel"
+}

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <string.h>
 
 #include "backend/io/gso-queue.h"
@@ -188,11 +189,49 @@ static void test_full_queue(struct fixture *fx, gconstpointer data)
         g_assert_cmpuint(gso_queue_count(&fx->q), ==, 8);
 }
 
+/* Writing in place: a committed reservation is appended by the same rules as a push, with the
+ * length actually written; a cancelled one leaves the queue and the pool as they were. */
+static void test_reserve_in_place(struct fixture *fx, gconstpointer data)
+{
+        struct io_flow f = flow_to("10.0.0.2", 51820, 0), g = flow_to("10.0.0.3", 51820, 0);
+        size_t free_before = io_pool_available(fx->pool);
+        struct gso_batch *b;
+        uint8_t *p;
+        int r = 0;
+
+        p = gso_queue_reserve(&fx->q, &f, 1252, &r);
+        g_assert_nonnull(p);
+        memset(p, 1, 1252);
+        p[0] = 'f';
+        gso_queue_commit(&fx->q, 1252);
+        p = gso_queue_reserve(&fx->q, &f, 1252, &r);
+        g_assert_nonnull(p);
+        memset(p, 2, 744);
+        p[0] = 'f';
+        gso_queue_commit(&fx->q, 744); /* shorter than reserved: the batch's tail */
+        g_assert_nonnull(gso_queue_reserve(&fx->q, &g, 100, &r));
+        gso_queue_cancel(&fx->q); /* a new batch, given back */
+        g_assert_nonnull(gso_queue_reserve(&fx->q, &f, 1252, &r));
+        gso_queue_cancel(&fx->q); /* would start a batch after the sealed one */
+        g_assert_cmpuint(gso_queue_count(&fx->q), ==, 1);
+        g_assert_cmpuint(io_pool_available(fx->pool), ==, free_before - 1);
+        g_assert_null(gso_queue_reserve(&fx->q, &f, 0, &r));
+        g_assert_cmpint(r, ==, -EMSGSIZE);
+
+        b = gso_queue_pop(&fx->q);
+        g_assert_cmpuint(b->segments, ==, 2);
+        g_assert_true(b->sealed);
+        check_segment(b, 0, 'f', 1, 1252);
+        check_segment(b, 1, 'f', 2, 744);
+        io_pool_put(fx->pool, b);
+}
+
 int main(int argc, char **argv)
 {
         g_test_init(&argc, &argv, NULL);
 #define ADD(path, fn) g_test_add(path, struct fixture, NULL, setup, fn, teardown)
         ADD("/io/gso-queue/short-tail-stays-last", test_short_tail_stays_last);
+        ADD("/io/gso-queue/reserve-in-place", test_reserve_in_place);
         ADD("/io/gso-queue/sealed-batch", test_sealed_batch_starts_new);
         ADD("/io/gso-queue/interleaved-flows", test_interleaved_flows);
         ADD("/io/gso-queue/flow-key", test_flow_key);
