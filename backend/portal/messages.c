@@ -723,6 +723,10 @@ gboolean kiln_portal_parse_ingest_token(JsonObject *o, KilnPortalIngestToken *re
                 "resource_name",
                 "initiator_actor_id",
                 "initiator_actor_name",
+        };
+        /* The spec names these timestamps without pinning their JSON type: Firezone's fixtures
+         * carry RFC 3339 strings, Kiln's test portal unix seconds.  Both are timestamps. */
+        static const char *const required_times[] = {
                 "authorized_at",
                 "authorization_expires_at",
         };
@@ -773,6 +777,16 @@ gboolean kiln_portal_parse_ingest_token(JsonObject *o, KilnPortalIngestToken *re
                 if (!kiln_json_is_string(json_object_get_member(claims_obj, required_strings[i])))
                         return kiln_json_fail(error, "ingest token claim \"%s\" is missing or not a string",
                                               required_strings[i]);
+        for (gsize i = 0; i < G_N_ELEMENTS(required_times); i++) {
+                JsonNode *claim = json_object_get_member(claims_obj, required_times[i]);
+                guint64 seconds;
+
+                if (!kiln_json_is_string(claim) &&
+                    !kiln_json_node_u64(claim, required_times[i], G_MAXINT64, &seconds, NULL))
+                        return kiln_json_fail(error,
+                                              "ingest token claim \"%s\" is missing or not a timestamp",
+                                              required_times[i]);
+        }
         for (gsize i = 0; i < G_N_ELEMENTS(nullable_strings); i++) {
                 JsonNode *claim = json_object_get_member(claims_obj, nullable_strings[i]);
 
