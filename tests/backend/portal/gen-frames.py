@@ -139,6 +139,12 @@ frame("authorization-created-site-id", "authorization_created",
            gateway_public_key="S6REkbStSNMfn8hpLkVxibjR+zz3RO/Gq40TprHJE2U="))
 frame("authorization-created-unknown-claim", "authorization_created",
       dict(AUTH, flow_logs_ingest_token=UNKNOWN_CLAIM_INGEST_TOKEN))
+# Kiln's test portal writes the two timestamps as unix seconds; a boolean is no timestamp.
+frame("authorization-created-unix-timestamps", "authorization_created",
+      dict(AUTH, flow_logs_ingest_token=jwt(dict(MINIMAL_CLAIMS, authorized_at=1782756000,
+                                                 authorization_expires_at=1785434400))))
+frame("authorization-created-bad-timestamp", "authorization_created",
+      dict(AUTH, flow_logs_ingest_token=jwt(dict(MINIMAL_CLAIMS, authorized_at=True))))
 frame("authorization-created-missing-claim", "authorization_created",
       dict(AUTH, flow_logs_ingest_token=MISSING_POLICY_ID_INGEST_TOKEN))
 frame("authorization-created-token-not-jwt", "authorization_created", dict(AUTH, flow_logs_ingest_token="not-a-jwt"))
