@@ -51,6 +51,14 @@ static void on_fatal(KilnPortalClient *client, int kind, const char *detail, Gat
         g_main_loop_quit(gw->loop);
 }
 
+static void on_session_fatal(KilnGatewaySession *session, const char *detail, Gateway *gw)
+{
+        (void)session;
+        (void)detail;
+        gw->exit_code = 1;
+        g_main_loop_quit(gw->loop);
+}
+
 static void on_hiccup(KilnPortalClient *client, const char *reason, guint delay_ms, Gateway *gw)
 {
         (void)client;
@@ -239,6 +247,7 @@ int main(int argc, char *argv[])
         g_signal_connect(client, "hiccup", G_CALLBACK(on_hiccup), &gw);
         g_signal_connect(client, "joined", G_CALLBACK(on_joined), &gw);
         g_signal_connect(session, "portal-send", G_CALLBACK(on_portal_send), client);
+        g_signal_connect(session, "fatal-error", G_CALLBACK(on_session_fatal), &gw);
         g_unix_signal_add(SIGTERM, on_signal, &gw);
         g_unix_signal_add(SIGINT, on_signal, &gw);
 

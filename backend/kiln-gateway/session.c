@@ -36,6 +36,7 @@ G_DEFINE_FINAL_TYPE(KilnGatewaySession, kiln_gateway_session, G_TYPE_OBJECT)
 
 enum {
         SIGNAL_PORTAL_SEND,
+        SIGNAL_FATAL_ERROR,
         N_SIGNALS
 };
 static guint signals[N_SIGNALS];
@@ -236,6 +237,8 @@ static void handle_init(KilnGatewaySession *self, const KilnPortalGatewayInit *i
                                        &error)) {
                 kiln_log(self->logger, KILN_LOG_ERROR, TARGET, "could not set up the tunnel interface",
                          KILN_LOG_STR("error", error->message));
+                /* A gateway without its TUN would only accept clients it cannot serve. */
+                g_signal_emit(self, signals[SIGNAL_FATAL_ERROR], 0, error->message);
                 return;
         }
         self->configured = TRUE;
@@ -504,6 +507,9 @@ static void kiln_gateway_session_class_init(KilnGatewaySessionClass *klass)
         signals[SIGNAL_PORTAL_SEND] =
             g_signal_new("portal-send", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                          G_TYPE_NONE, 2, G_TYPE_STRING, JSON_TYPE_NODE);
+        signals[SIGNAL_FATAL_ERROR] =
+            g_signal_new("fatal-error", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                         G_TYPE_NONE, 1, G_TYPE_STRING);
 }
 
 static void kiln_gateway_session_init(KilnGatewaySession *self)

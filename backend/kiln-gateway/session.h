@@ -7,6 +7,7 @@
  *                      "gateway-message" signal)
  *   portal events out: the "portal-send" signal (const char *event, JsonNode *payload): pass them
  *                      to kiln_portal_client_send()
+ *   "fatal-error" (const char *detail): the host could not be set up (TUN, forwarding); stop
  *   init               → platform configure (TUN, addresses, forwarding), relays to the
  *                        connections, resync of the authorizations still valid
  *   create_authorization → connections authorize, KilnGatewayState authorize (expiry honoured),

@@ -34,6 +34,16 @@ bg_start gw portal "$portal" --config "$TEST_TMP/portal.json" --listen 127.0.0.1
 wait_for 10 "grep -q '^listening on ' '$TEST_TMP/portal.log'" || fail "the portal did not start"
 url=$(sed -n 's|^listening on http://|ws://|p' "$TEST_TMP/portal.log" | head -1)
 
+# A wrong token (from --token-file) is the portal's 401: fatal, exit 1, nothing set up.
+echo wrong-token >"$TEST_TMP/bad.token"
+ns_exec gw timeout 20 "$gateway" --api-url "$url" --token-file "$TEST_TMP/bad.token" \
+        --log-dir "$TEST_TMP/badlog" --state-dir "$TEST_TMP/gwstate" >"$TEST_TMP/bad-gateway.log" 2>&1
+rc=$?
+[ "$rc" -eq 1 ] || fail "kiln-gateway with a wrong token exited $rc, not 1"
+ns_exec gw ip link show tun-kiln >/dev/null 2>&1 && fail "tun-kiln exists after a refused login"
+grep -q wrong-token "$TEST_TMP/badlog/kiln-gateway.log" "$TEST_TMP/bad-gateway.log" && fail "the token reached a log"
+echo "ok - a wrong token file is fatal (exit 1) and leaves nothing behind"
+
 # The token reaches kiln-gateway through the environment (as with the unit's EnvironmentFile).
 KILN_GATEWAY_TOKEN=acme-gateway-token-1 bg_start gw gateway "$gateway" --api-url "$url" \
         --log-dir "$TEST_TMP/gwlog" --state-dir "$TEST_TMP/gwstate" --log-level debug

@@ -231,12 +231,21 @@ static void test_init_configures(Fixture *f, gconstpointer data)
         g_assert_cmpstr(calls_at(f->platform.calls, 1), ==, "teardown");
 }
 
+static void on_fatal(char **ret, const char *detail)
+{
+        *ret = g_strdup(detail);
+}
+
 static void test_init_failure_is_not_configured(Fixture *f, gconstpointer data)
 {
+        g_autofree char *fatal = NULL;
+
         (void)data;
         f->platform.fail = TRUE;
+        g_signal_connect_swapped(f->session, "fatal-error", G_CALLBACK(on_fatal), &fatal);
         feed(f, "init");
         g_assert_false(kiln_gateway_session_is_configured(f->session));
+        g_assert_cmpstr(fatal, ==, "no TUN");
         kiln_gateway_session_shutdown(f->session);
         g_assert_cmpuint(f->platform.calls->len, ==, 0);
 }
