@@ -213,8 +213,7 @@ static gboolean parse_create_authorization(JsonObject *o, KilnPortalCreateAuthor
                                                error) ||
             !kiln_json_get_bool_default(o, "use_iceless", &a->use_iceless, error))
                 return FALSE;
-        if (!kiln_json_is_null_or_absent(json_object_get_member(o, "expires_at")) &&
-            !kiln_json_get_u64(o, "expires_at", &a->expires_at, error))
+        if (!kiln_json_get_opt_u64(o, "expires_at", &a->expires_at, error))
                 return FALSE;
         if (!kiln_portal_parse_ingest_token(o, &a->ingest_token, error))
                 return FALSE;
@@ -483,16 +482,8 @@ JsonNode *kiln_portal_build_broadcast_ice_candidates(const char *const *client_i
                 json_builder_add_string_value(b, client_ids[i]);
         }
         json_builder_end_array(b);
-        json_builder_set_member_name(b, "candidates");
-        json_builder_begin_array(b);
-        for (gsize i = 0; candidates && candidates[i]; i++) {
-                if (!kiln_portal_is_ice_candidate(candidates[i]) || i >= KILN_PORTAL_MAX_LIST)
-                        return kiln_json_fail(error, "candidate %" G_GSIZE_FORMAT " is not an SDP candidate",
-                                              i),
-                               NULL;
-                json_builder_add_string_value(b, candidates[i]);
-        }
-        json_builder_end_array(b);
+        if (!kiln_portal_add_candidates(b, candidates, error))
+                return NULL;
         json_builder_end_object(b);
         return json_builder_get_root(b);
 }

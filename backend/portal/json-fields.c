@@ -238,6 +238,13 @@ gboolean kiln_json_get_u64(JsonObject *o, const char *key, guint64 *ret, GError 
         return kiln_json_node_u64(json_object_get_member(o, key), key, G_MAXINT64, ret, error);
 }
 
+gboolean kiln_json_get_opt_u64(JsonObject *o, const char *key, guint64 *ret, GError **error)
+{
+        if (kiln_json_is_null_or_absent(json_object_get_member(o, key)))
+                return TRUE;
+        return kiln_json_get_u64(o, key, ret, error);
+}
+
 gboolean kiln_json_get_bool_default(JsonObject *o, const char *key, gboolean *ret, GError **error)
 {
         JsonNode *node = json_object_get_member(o, key);

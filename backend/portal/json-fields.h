@@ -47,6 +47,8 @@ gboolean kiln_json_parse_cidr(const char *text, GSocketFamily family, char **ret
 
 gboolean kiln_json_node_u64(JsonNode *node, const char *key, guint64 max, guint64 *ret, GError **error);
 gboolean kiln_json_get_u64(JsonObject *o, const char *key, guint64 *ret, GError **error);
+/* Absent or null leaves *ret untouched. */
+gboolean kiln_json_get_opt_u64(JsonObject *o, const char *key, guint64 *ret, GError **error);
 /* serde's #[serde(default)] bool: absent gives FALSE, anything but a boolean is an error. */
 gboolean kiln_json_get_bool_default(JsonObject *o, const char *key, gboolean *ret, GError **error);
 /* A standard-base64 32-byte key (44 chars). */

@@ -58,5 +58,7 @@ void kiln_portal_add_ice_credentials(JsonBuilder *b, const char *key, const Kiln
 void kiln_portal_add_ingest_token(JsonBuilder *b, const KilnPortalIngestToken *t);
 void kiln_portal_add_authorizations(JsonBuilder *b, GPtrArray *authorizations);
 void kiln_portal_add_flow_logs(JsonBuilder *b, const KilnPortalFlowLogs *f);
+/* "candidates": [...]; FALSE (the builder left mid-array) when one is not an SDP candidate. */
+gboolean kiln_portal_add_candidates(JsonBuilder *b, const char *const *candidates, GError **error);
 
 G_END_DECLS

@@ -1126,8 +1126,7 @@ static gboolean parse_device_access_authorized(JsonObject *o, KilnPortalDeviceAc
                         return FALSE;
                 }
         }
-        if (!kiln_json_is_null_or_absent(json_object_get_member(o, "expires_at")) &&
-            !kiln_json_get_u64(o, "expires_at", &a->expires_at, error))
+        if (!kiln_json_get_opt_u64(o, "expires_at", &a->expires_at, error))
                 return FALSE;
         if (!kiln_portal_parse_ingest_token(o, &a->ingest_token, error))
                 return FALSE;
@@ -1701,6 +1700,20 @@ JsonNode *kiln_portal_build_request_authorization(const char *resource_id,
         return json_builder_get_root(b);
 }
 
+gboolean kiln_portal_add_candidates(JsonBuilder *b, const char *const *candidates, GError **error)
+{
+        json_builder_set_member_name(b, "candidates");
+        json_builder_begin_array(b);
+        for (gsize i = 0; candidates && candidates[i]; i++) {
+                if (!kiln_portal_is_ice_candidate(candidates[i]) || i >= KILN_PORTAL_MAX_LIST)
+                        return kiln_json_fail(error, "candidate %" G_GSIZE_FORMAT " is not an SDP candidate",
+                                              i);
+                json_builder_add_string_value(b, candidates[i]);
+        }
+        json_builder_end_array(b);
+        return TRUE;
+}
+
 JsonNode *kiln_portal_build_ice_candidates(const char *peer_key, const char *peer_id,
                                            const char *const *candidates, GError **error)
 {
@@ -1713,16 +1726,8 @@ JsonNode *kiln_portal_build_ice_candidates(const char *peer_key, const char *pee
         json_builder_begin_object(b);
         json_builder_set_member_name(b, peer_key);
         json_builder_add_string_value(b, peer_id);
-        json_builder_set_member_name(b, "candidates");
-        json_builder_begin_array(b);
-        for (gsize i = 0; candidates && candidates[i]; i++) {
-                if (!kiln_portal_is_ice_candidate(candidates[i]) || i >= KILN_PORTAL_MAX_LIST)
-                        return kiln_json_fail(error, "candidate %" G_GSIZE_FORMAT " is not an SDP candidate",
-                                              i),
-                               NULL;
-                json_builder_add_string_value(b, candidates[i]);
-        }
-        json_builder_end_array(b);
+        if (!kiln_portal_add_candidates(b, candidates, error))
+                return NULL;
         json_builder_end_object(b);
         return json_builder_get_root(b);
 }
