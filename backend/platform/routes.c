@@ -29,6 +29,7 @@ struct request {
         union {
                 struct rtmsg rt;
                 struct fib_rule_hdr rule;
+                struct ifaddrmsg ifa;
         };
         uint8_t attrs[256];
 };
@@ -237,6 +238,32 @@ static int route_msg(struct kiln_routes *r, const struct kiln_route *rt, uint32_
         if (!add && (ret == -ESRCH || ret == -ENOENT))
                 return 0;
         return ret;
+}
+
+int kiln_routes_add_address(struct kiln_routes *r, const struct kiln_route *addr)
+{
+        struct request req = { 0 };
+        size_t len = addr->family == 4 ? 4 : 16;
+        int ret;
+
+        req.nh.nlmsg_len = NLMSG_LENGTH(sizeof(struct ifaddrmsg));
+        req.nh.nlmsg_type = RTM_NEWADDR;
+        req.nh.nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
+        req.ifa.ifa_family = addr->family == 4 ? AF_INET : AF_INET6;
+        req.ifa.ifa_prefixlen = addr->prefix;
+        req.ifa.ifa_scope = RT_SCOPE_UNIVERSE;
+        req.ifa.ifa_index = (unsigned)r->ifindex;
+        /* A point-to-point tunnel has no neighbours to detect duplicates with. */
+        req.ifa.ifa_flags = addr->family == 6 ? IFA_F_NODAD : 0;
+        add_attr(&req.nh, IFA_LOCAL, addr->addr, len);
+        add_attr(&req.nh, IFA_ADDRESS, addr->addr, len);
+        ret = transact(r, &req.nh);
+        return ret == -EEXIST ? 0 : ret;
+}
+
+int kiln_routes_add_main(struct kiln_routes *r, const struct kiln_route *rt)
+{
+        return route_msg(r, rt, RT_TABLE_MAIN, r->ifindex, RT_SCOPE_LINK, true);
 }
 
 static uint32_t table_for(const struct kiln_route *rt)

@@ -49,6 +49,14 @@ int kiln_routes_set(struct kiln_routes *r, const struct kiln_route *routes, size
  * route through the tunnel.  The caller re-runs it on route/link changes. */
 int kiln_routes_sync_link_scope(struct kiln_routes *r);
 
+/* Adds addr/prefix to the device (the kernel adds the prefix route with it); an address that
+ * is already there is fine.  IPv6 addresses skip duplicate address detection. */
+int kiln_routes_add_address(struct kiln_routes *r, const struct kiln_route *addr);
+
+/* Adds a link-scope route through the device to the main table (the gateway's tunnel ranges,
+ * spec §6.1); it goes away with the device. */
+int kiln_routes_add_main(struct kiln_routes *r, const struct kiln_route *rt);
+
 /* SO_MARK for Kiln's own sockets. */
 int kiln_socket_set_mark(int fd);
 

@@ -9,6 +9,7 @@
 struct _KilnPortalClient {
         GObject parent_instance;
 
+        KilnPortalRole role;
         char *api_url;
         char *external_id;
         char *name;
@@ -36,6 +37,7 @@ enum {
 };
 enum {
         SIGNAL_MESSAGE,
+        SIGNAL_GATEWAY_MESSAGE,
         SIGNAL_JOINED,
         SIGNAL_HICCUP,
         SIGNAL_SIGN_IN_REQUIRED,
@@ -123,6 +125,7 @@ static void on_probe_done(GObject *source, GAsyncResult *result, gpointer user_d
 static SoupMessage *build_message(KilnPortalClient *self, GError **error)
 {
         KilnPortalLoginParams params = {
+                .role = self->role,
                 .api_url = self->api_url,
                 .external_id = self->external_id,
                 .name = self->name,
@@ -262,9 +265,17 @@ static void process(KilnPortalClient *self)
                         g_signal_emit(self, signals[SIGNAL_JOINED], 0);
                         break;
                 case KILN_PORTAL_ACTION_MESSAGE:
-                        g_signal_emit(self, signals[SIGNAL_MESSAGE],
-                                      g_quark_from_static_string(kiln_portal_message_event_name(a->message)),
-                                      a->message);
+                        if (a->gateway_message)
+                                g_signal_emit(
+                                    self, signals[SIGNAL_GATEWAY_MESSAGE],
+                                    g_quark_from_static_string(
+                                        kiln_portal_gateway_message_event_name(a->gateway_message)),
+                                    a->gateway_message);
+                        else
+                                g_signal_emit(
+                                    self, signals[SIGNAL_MESSAGE],
+                                    g_quark_from_static_string(kiln_portal_message_event_name(a->message)),
+                                    a->message);
                         break;
                 case KILN_PORTAL_ACTION_HICCUP:
                         set_state(self);
@@ -296,21 +307,25 @@ KilnPortalClient *kiln_portal_client_new(const KilnPortalLoginParams *params, co
         g_autoptr(KilnPortalClient) self = g_object_new(KILN_TYPE_PORTAL_CLIENT, NULL);
         g_autofree char *url = NULL;
         KilnPortalSessionConfig config = {
+                .role = params->role,
                 .seed = g_random_int(),
-                .max_partition_us = KILN_PORTAL_GUI_MAX_PARTITION_US,
+                .max_partition_us = params->role == KILN_PORTAL_ROLE_GATEWAY
+                                        ? KILN_PORTAL_GATEWAY_MAX_PARTITION_US
+                                        : KILN_PORTAL_GUI_MAX_PARTITION_US,
         };
 
         /* Fail early on a URL that can never work. */
         url = kiln_portal_login_url(params, public_key, error);
         if (!url)
                 return NULL;
+        self->role = params->role;
         self->api_url = g_strdup(params->api_url);
         self->external_id = g_strdup(params->external_id);
         self->name = g_strdup(params->name);
         self->device_serial = g_strdup(params->device_serial);
         self->device_uuid = g_strdup(params->device_uuid);
         self->authorization = kiln_portal_authorization_header(token);
-        self->user_agent = kiln_portal_user_agent_for_host();
+        self->user_agent = kiln_portal_user_agent_for_host_role(params->role);
         memcpy(self->public_key, public_key, WG_KEY_LEN);
         self->config = config;
         self->session = kiln_portal_session_new(&config);
@@ -416,6 +431,9 @@ static void kiln_portal_client_class_init(KilnPortalClientClass *klass)
         signals[SIGNAL_MESSAGE] =
             g_signal_new("message", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST | G_SIGNAL_DETAILED, 0, NULL,
                          NULL, NULL, G_TYPE_NONE, 1, KILN_TYPE_PORTAL_MESSAGE | G_SIGNAL_TYPE_STATIC_SCOPE);
+        signals[SIGNAL_GATEWAY_MESSAGE] = g_signal_new(
+            "gateway-message", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST | G_SIGNAL_DETAILED, 0, NULL,
+            NULL, NULL, G_TYPE_NONE, 1, KILN_TYPE_PORTAL_GATEWAY_MESSAGE | G_SIGNAL_TYPE_STATIC_SCOPE);
         signals[SIGNAL_JOINED] = g_signal_new("joined", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL,
                                               NULL, NULL, G_TYPE_NONE, 0);
         signals[SIGNAL_HICCUP] = g_signal_new("hiccup", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL,

@@ -7,7 +7,8 @@
  *
  *   message::EVENT (KilnPortalMessage *)  each parsed portal event, detailed by its event name,
  *                                         e.g. "message::init", "message::authorization_created"
- *   joined ()                             the "client" channel is joined (init follows)
+ *   gateway-message::EVENT (KilnPortalGatewayMessage *)  the same in the gateway role
+ *   joined ()                             the role's channel is joined (init follows)
  *   hiccup (const char *reason, guint delay_ms)   a retryable failure; redials after delay_ms
  *   sign-in-required (const char *detail) 401 invalid/missing token, or disconnect token_expired
  *   fatal-error (KilnPortalFatal kind, const char *detail)  every fatal stop, sign-in or not
@@ -32,6 +33,7 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE(KilnPortalClient, kiln_portal_client, KILN, PORTAL_CLIENT, GObject)
 
 /*
+ * params->role picks the client or gateway side (path, topic, query, User-Agent, events).
  * params->api_url and external_id are required (see kiln_device_id_external_id()); token may
  * be NULL (the portal then answers 401 missing_token).  public_key is this session's
  * WireGuard public key, generated in memory by the caller.

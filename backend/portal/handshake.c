@@ -71,14 +71,16 @@ char *kiln_portal_login_url(const KilnPortalLoginParams *params, const uint8_t p
         path = g_string_new(g_uri_get_path(base));
         if (path->len && path->str[path->len - 1] == '/')
                 g_string_truncate(path, path->len - 1);
-        g_string_append(path, "/client/v2/websocket");
+        g_string_append_printf(path, "/%s/v2/websocket", kiln_portal_role_topic(params->role));
 
         key_to_base64(key, public_key);
         append_param(query, "external_id", params->external_id);
         append_param(query, "name", params->name);
-        if (params->device_serial && !g_str_equal(params->device_serial, "123456789"))
-                append_param(query, "device_serial", params->device_serial);
-        append_param(query, "device_uuid", params->device_uuid);
+        if (params->role == KILN_PORTAL_ROLE_CLIENT) {
+                if (params->device_serial && !g_str_equal(params->device_serial, "123456789"))
+                        append_param(query, "device_serial", params->device_serial);
+                append_param(query, "device_uuid", params->device_uuid);
+        }
         append_param(query, "public_key", key);
 
         url =
@@ -120,8 +122,20 @@ static void append_token(GString *out, const char *text)
                         g_string_append_c(out, *p);
 }
 
+const char *kiln_portal_role_topic(KilnPortalRole role)
+{
+        return role == KILN_PORTAL_ROLE_GATEWAY ? "gateway" : "client";
+}
+
 char *kiln_portal_user_agent(const char *os_type, const char *os_version, const char *arch,
                              const char *kernel_release)
+{
+        return kiln_portal_user_agent_for_role(KILN_PORTAL_ROLE_CLIENT, os_type, os_version, arch,
+                                               kernel_release);
+}
+
+char *kiln_portal_user_agent_for_role(KilnPortalRole role, const char *os_type, const char *os_version,
+                                      const char *arch, const char *kernel_release)
 {
         g_autoptr(GString) ua = g_string_new(NULL);
         g_auto(GStrv) parts = g_strsplit(os_version ? os_version : "", ".", 4);
@@ -132,7 +146,9 @@ char *kiln_portal_user_agent(const char *os_type, const char *os_version, const 
         append_token(ua, os_type && *os_type ? os_type : "Linux");
         g_string_append_printf(ua, "/%" G_GUINT64_FORMAT ".%" G_GUINT64_FORMAT ".%" G_GUINT64_FORMAT " ",
                                version[0], version[1], version[2]);
-        g_string_append(ua, KILN_PORTAL_COMPONENT "/" KILN_PORTAL_CLIENT_VERSION);
+        g_string_append(ua, role == KILN_PORTAL_ROLE_GATEWAY
+                                ? KILN_PORTAL_GATEWAY_COMPONENT "/" KILN_PORTAL_GATEWAY_VERSION
+                                : KILN_PORTAL_COMPONENT "/" KILN_PORTAL_CLIENT_VERSION);
         if (arch && kernel_release) {
                 g_string_append(ua, " (");
                 append_token(ua, arch);
@@ -161,6 +177,11 @@ static char *os_release_value(const char *contents, const char *key)
 
 char *kiln_portal_user_agent_for_host(void)
 {
+        return kiln_portal_user_agent_for_host_role(KILN_PORTAL_ROLE_CLIENT);
+}
+
+char *kiln_portal_user_agent_for_host_role(KilnPortalRole role)
+{
         g_autofree char *contents = NULL, *id = NULL, *version = NULL;
         struct utsname u;
 
@@ -174,8 +195,8 @@ char *kiln_portal_user_agent_for_host(void)
         if (id && *id)
                 id[0] = g_ascii_toupper(id[0]);
         if (uname(&u) < 0)
-                return kiln_portal_user_agent(id, version, NULL, NULL);
-        return kiln_portal_user_agent(id, version, u.machine, u.release);
+                return kiln_portal_user_agent_for_role(role, id, version, NULL, NULL);
+        return kiln_portal_user_agent_for_role(role, id, version, u.machine, u.release);
 }
 
 static gboolean is_problem_json(const char *content_type)

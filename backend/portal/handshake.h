@@ -17,18 +17,32 @@ G_BEGIN_DECLS
 /* The component/version the portal parses from the User-Agent; it gates features on it. */
 #define KILN_PORTAL_COMPONENT      "gui-client"
 #define KILN_PORTAL_CLIENT_VERSION "1.5.17"
+/* Gateways at Firezone's HEAD are 1.6.x; the portal pairs them with 1.5.x clients. */
+#define KILN_PORTAL_GATEWAY_COMPONENT "gateway"
+#define KILN_PORTAL_GATEWAY_VERSION   "1.6.0"
+
+/* Which side of the protocol this connection speaks: path, topic, query, User-Agent, events. */
+typedef enum {
+        KILN_PORTAL_ROLE_CLIENT,
+        KILN_PORTAL_ROLE_GATEWAY,
+} KilnPortalRole;
+
+/* "client" or "gateway": the Phoenix topic, and the path's first segment. */
+const char *kiln_portal_role_topic(KilnPortalRole role);
 
 typedef struct {
+        KilnPortalRole role;       /* zero: the client */
         const char *api_url;       /* e.g. "wss://api.firezone.dev/" or "ws://127.0.0.1:8081" */
         const char *external_id;   /* already hashed, see kiln_device_id_external_id() */
         const char *name;          /* nullable: the portal makes one up */
-        const char *device_serial; /* nullable; omitted when "123456789" */
-        const char *device_uuid;   /* nullable */
+        const char *device_serial; /* nullable; omitted when "123456789"; never sent by a gateway */
+        const char *device_uuid;   /* nullable; never sent by a gateway */
 } KilnPortalLoginParams;
 
 /*
  * <ws|wss>://host:port/…/client/v2/websocket?external_id=…&name=…&device_serial=…&device_uuid=…
- * &public_key=…, form-urlencoded in that order.  http/ws become ws and https/wss become wss;
+ * &public_key=…, form-urlencoded in that order; a gateway's is /gateway/v2/websocket?external_id=…
+ * &name=…&public_key=… (spec §4.1).  http/ws become ws and https/wss become wss;
  * a URL without a port gets 443 even for ws:// (Firezone's quirk); the base query is dropped.
  */
 char *kiln_portal_login_url(const KilnPortalLoginParams *params, const uint8_t public_key[static WG_KEY_LEN],
@@ -46,8 +60,12 @@ char *kiln_portal_authorization_header(const char *token);
  */
 char *kiln_portal_user_agent(const char *os_type, const char *os_version, const char *arch,
                              const char *kernel_release);
+/* The same with the role's component: "gateway/1.6.0" for a gateway. */
+char *kiln_portal_user_agent_for_role(KilnPortalRole role, const char *os_type, const char *os_version,
+                                      const char *arch, const char *kernel_release);
 /* The same for this machine: /etc/os-release ID and VERSION_ID, uname(2). */
 char *kiln_portal_user_agent_for_host(void);
+char *kiln_portal_user_agent_for_host_role(KilnPortalRole role);
 
 typedef enum {
         KILN_PORTAL_UPGRADE_RETRY,            /* a hiccup: back off and try again */

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 #include "backend/portal/messages.h"
 
+#include "backend/portal/json-fields.h"
+#include "backend/portal/messages-private.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -13,297 +16,6 @@ typedef struct {
         gatomicrefcount ref_count;
         KilnPortalMessage message;
 } MessageBox;
-
-static gboolean fail(GError **error, const char *format, ...) G_GNUC_PRINTF(2, 3);
-static gboolean fail(GError **error, const char *format, ...)
-{
-        va_list args;
-
-        va_start(args, format);
-        if (error)
-                *error = g_error_new_valist(KILN_PORTAL_ERROR, KILN_PORTAL_ERROR_INVALID, format, args);
-        va_end(args);
-        return FALSE;
-}
-
-/* Prefixes the reason with where it happened, e.g. "resources[2]: …". */
-static void prefix(GError **error, const char *format, ...) G_GNUC_PRINTF(2, 3);
-static void prefix(GError **error, const char *format, ...)
-{
-        va_list args;
-        g_autofree char *where = NULL;
-
-        if (!error || !*error)
-                return;
-        va_start(args, format);
-        where = g_strdup_vprintf(format, args);
-        va_end(args);
-        g_prefix_error(error, "%s: ", where);
-}
-
-static gboolean is_string(JsonNode *node)
-{
-        return node && JSON_NODE_HOLDS_VALUE(node) && json_node_get_value_type(node) == G_TYPE_STRING;
-}
-
-static gboolean is_null_or_absent(JsonNode *node)
-{
-        return !node || JSON_NODE_HOLDS_NULL(node);
-}
-
-static gboolean as_object(JsonNode *node, const char *what, JsonObject **ret, GError **error)
-{
-        if (!node || !JSON_NODE_HOLDS_OBJECT(node))
-                return fail(error, "%s is not an object", what);
-        *ret = json_node_get_object(node);
-        return TRUE;
-}
-
-static gboolean node_string(JsonNode *node, const char *key, gsize max, char **ret, GError **error)
-{
-        const char *value;
-
-        if (!node)
-                return fail(error, "\"%s\" is missing", key);
-        if (!is_string(node))
-                return fail(error, "\"%s\" is not a string", key);
-        value = json_node_get_string(node);
-        if (strlen(value) > max)
-                return fail(error, "\"%s\" is longer than %" G_GSIZE_FORMAT " bytes", key, max);
-        *ret = g_strdup(value);
-        return TRUE;
-}
-
-static gboolean get_string(JsonObject *o, const char *key, char **ret, GError **error)
-{
-        return node_string(json_object_get_member(o, key), key, KILN_PORTAL_MAX_STRING, ret, error);
-}
-
-/* Absent or null gives NULL (serde's Option). */
-static gboolean get_opt_string(JsonObject *o, const char *key, char **ret, GError **error)
-{
-        JsonNode *node = json_object_get_member(o, key);
-
-        if (is_null_or_absent(node)) {
-                *ret = NULL;
-                return TRUE;
-        }
-        return node_string(node, key, KILN_PORTAL_MAX_STRING, ret, error);
-}
-
-gboolean kiln_portal_is_uuid(const char *text)
-{
-        return text && strlen(text) == 36 && g_uuid_string_is_valid(text);
-}
-
-static gboolean node_uuid(JsonNode *node, const char *key, char **ret, GError **error)
-{
-        g_autofree char *text = NULL;
-
-        if (!node_string(node, key, 64, &text, error))
-                return FALSE;
-        if (!kiln_portal_is_uuid(text))
-                return fail(error, "\"%s\" is not a UUID", key);
-        *ret = g_ascii_strdown(text, -1);
-        return TRUE;
-}
-
-static gboolean get_uuid(JsonObject *o, const char *key, char **ret, GError **error)
-{
-        return node_uuid(json_object_get_member(o, key), key, ret, error);
-}
-
-/* Parses an IP literal of the given family (G_SOCKET_FAMILY_INVALID: either) into its canonical text. */
-static gboolean parse_ip(const char *text, GSocketFamily family, char **ret)
-{
-        g_autoptr(GInetAddress) addr = NULL;
-
-        if (!text || strlen(text) > 45)
-                return FALSE;
-        addr = g_inet_address_new_from_string(text);
-        if (!addr || (family != G_SOCKET_FAMILY_INVALID && g_inet_address_get_family(addr) != family))
-                return FALSE;
-        /* inet_pton() takes "1.2.3.4" only, but accepts IPv4-mapped and scoped forms we never want. */
-        if (strchr(text, '%'))
-                return FALSE;
-        *ret = g_inet_address_to_string(addr);
-        return TRUE;
-}
-
-static const char *family_name(GSocketFamily family)
-{
-        return family == G_SOCKET_FAMILY_IPV4   ? "an IPv4 address"
-               : family == G_SOCKET_FAMILY_IPV6 ? "an IPv6 address"
-                                                : "an IP address";
-}
-
-static gboolean node_ip(JsonNode *node, const char *key, GSocketFamily family, char **ret, GError **error)
-{
-        g_autofree char *text = NULL;
-
-        if (!node_string(node, key, 64, &text, error))
-                return FALSE;
-        if (!parse_ip(text, family, ret))
-                return fail(error, "\"%s\" is not %s", key, family_name(family));
-        return TRUE;
-}
-
-static gboolean get_ip(JsonObject *o, const char *key, GSocketFamily family, char **ret, GError **error)
-{
-        return node_ip(json_object_get_member(o, key), key, family, ret, error);
-}
-
-/* "ip:port" or "[ipv6]:port" (Rust's SocketAddr), normalized. */
-static gboolean parse_socket_addr(const char *text, char **ret)
-{
-        g_autofree char *host = NULL, *ip = NULL;
-        const char *colon;
-        char *end;
-        unsigned long port;
-
-        if (strlen(text) > 64)
-                return FALSE;
-        if (text[0] == '[') {
-                const char *close = strchr(text, ']');
-
-                if (!close || close[1] != ':')
-                        return FALSE;
-                host = g_strndup(text + 1, (gsize)(close - text - 1));
-                colon = close + 1;
-                if (!parse_ip(host, G_SOCKET_FAMILY_IPV6, &ip))
-                        return FALSE;
-        } else {
-                colon = strrchr(text, ':');
-                if (!colon)
-                        return FALSE;
-                host = g_strndup(text, (gsize)(colon - text));
-                if (!parse_ip(host, G_SOCKET_FAMILY_IPV4, &ip))
-                        return FALSE;
-        }
-        if (!g_ascii_isdigit(colon[1]))
-                return FALSE;
-        errno = 0;
-        port = strtoul(colon + 1, &end, 10);
-        if (errno || *end || port > 65535)
-                return FALSE;
-        *ret = strchr(ip, ':') ? g_strdup_printf("[%s]:%lu", ip, port) : g_strdup_printf("%s:%lu", ip, port);
-        return TRUE;
-}
-
-static gboolean get_socket_addr(JsonObject *o, const char *key, char **ret, GError **error)
-{
-        g_autofree char *text = NULL;
-
-        if (!get_string(o, key, &text, error))
-                return FALSE;
-        if (!parse_socket_addr(text, ret))
-                return fail(error, "\"%s\" is not an ip:port socket address", key);
-        return TRUE;
-}
-
-/* "addr/prefix" with no host bits set (ip_network rejects those), normalized. */
-static gboolean parse_cidr(const char *text, GSocketFamily family, char **ret)
-{
-        g_autofree char *host = NULL, *ip = NULL;
-        g_autoptr(GInetAddress) addr = NULL;
-        const char *slash = strchr(text, '/');
-        const guint8 *bytes;
-        gsize size;
-        char *end;
-        unsigned long prefix_len;
-
-        if (!slash || !g_ascii_isdigit(slash[1]) || strlen(slash) > 4)
-                return FALSE;
-        host = g_strndup(text, (gsize)(slash - text));
-        if (!parse_ip(host, family, &ip))
-                return FALSE;
-        prefix_len = strtoul(slash + 1, &end, 10);
-        addr = g_inet_address_new_from_string(ip);
-        size = g_inet_address_get_native_size(addr);
-        if (*end || prefix_len > size * 8)
-                return FALSE;
-        bytes = g_inet_address_to_bytes(addr);
-        for (gsize bit = prefix_len; bit < size * 8; bit++)
-                if (bytes[bit / 8] & (0x80 >> (bit % 8)))
-                        return FALSE;
-        *ret = g_strdup_printf("%s/%lu", ip, prefix_len);
-        return TRUE;
-}
-
-static gboolean node_u64(JsonNode *node, const char *key, guint64 max, guint64 *ret, GError **error)
-{
-        gint64 value;
-
-        if (!node)
-                return fail(error, "\"%s\" is missing", key);
-        if (!JSON_NODE_HOLDS_VALUE(node) || json_node_get_value_type(node) != G_TYPE_INT64)
-                return fail(error, "\"%s\" is not an integer", key);
-        value = json_node_get_int(node);
-        if (value < 0 || (guint64)value > max)
-                return fail(error, "\"%s\" is out of range", key);
-        *ret = (guint64)value;
-        return TRUE;
-}
-
-static gboolean get_u64(JsonObject *o, const char *key, guint64 *ret, GError **error)
-{
-        return node_u64(json_object_get_member(o, key), key, G_MAXINT64, ret, error);
-}
-
-/* serde's #[serde(default)] bool: absent gives FALSE, anything but a boolean is an error. */
-static gboolean get_bool_default(JsonObject *o, const char *key, gboolean *ret, GError **error)
-{
-        JsonNode *node = json_object_get_member(o, key);
-
-        if (!node) {
-                *ret = FALSE;
-                return TRUE;
-        }
-        if (!JSON_NODE_HOLDS_VALUE(node) || json_node_get_value_type(node) != G_TYPE_BOOLEAN)
-                return fail(error, "\"%s\" is not a boolean", key);
-        *ret = json_node_get_boolean(node);
-        return TRUE;
-}
-
-static gboolean get_key(JsonObject *o, const char *key, uint8_t out[static WG_KEY_LEN], GError **error)
-{
-        g_autofree char *text = NULL;
-        int r;
-
-        if (!get_string(o, key, &text, error))
-                return FALSE;
-        r = key_from_base64(out, text);
-        if (r < 0)
-                return fail(error, "\"%s\" is not a base64 32-byte key: %s", key, key_decode_strerror(r));
-        return TRUE;
-}
-
-/* required: absent is an error; otherwise absent gives an empty array (serde default). */
-static gboolean get_array(JsonObject *o, const char *key, gboolean required, guint max, JsonArray **ret,
-                          GError **error)
-{
-        JsonNode *node = json_object_get_member(o, key);
-
-        if (!node) {
-                if (required)
-                        return fail(error, "\"%s\" is missing", key);
-                *ret = NULL;
-                return TRUE;
-        }
-        if (!JSON_NODE_HOLDS_ARRAY(node))
-                return fail(error, "\"%s\" is not an array", key);
-        if (json_array_get_length(json_node_get_array(node)) > max)
-                return g_set_error(error, KILN_PORTAL_ERROR, KILN_PORTAL_ERROR_TOO_LARGE,
-                                   "\"%s\" has more than %u entries", key, max),
-                       FALSE;
-        *ret = json_node_get_array(node);
-        return TRUE;
-}
-
-static guint array_len(JsonArray *array)
-{
-        return array ? json_array_get_length(array) : 0;
-}
 
 /* ---- value types ---- */
 
@@ -341,7 +53,7 @@ static void resource_free(KilnPortalResource *r)
 }
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(KilnPortalResource, resource_free)
 
-static void interface_free(KilnPortalInterface *i)
+void kiln_portal_interface_free(KilnPortalInterface *i)
 {
         if (!i)
                 return;
@@ -353,9 +65,8 @@ static void interface_free(KilnPortalInterface *i)
         g_free(i->search_domain);
         g_free(i);
 }
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(KilnPortalInterface, interface_free)
 
-static void relay_free(KilnPortalRelay *relay)
+void kiln_portal_relay_free(KilnPortalRelay *relay)
 {
         if (!relay)
                 return;
@@ -367,9 +78,8 @@ static void relay_free(KilnPortalRelay *relay)
         g_free(relay->password);
         g_free(relay);
 }
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(KilnPortalRelay, relay_free)
 
-static void authorization_free(KilnPortalAuthorization *a)
+void kiln_portal_authorization_free(KilnPortalAuthorization *a)
 {
         if (!a)
                 return;
@@ -383,8 +93,8 @@ static gboolean parse_site(JsonNode *node, KilnPortalSite **ret, GError **error)
         JsonObject *o = NULL;
         KilnPortalSite site = { 0 };
 
-        if (!as_object(node, "site", &o, error) || !get_uuid(o, "id", &site.id, error) ||
-            !get_string(o, "name", &site.name, error)) {
+        if (!kiln_json_as_object(node, "site", &o, error) || !kiln_json_get_uuid(o, "id", &site.id, error) ||
+            !kiln_json_get_string(o, "name", &site.name, error)) {
                 g_free(site.id);
                 return FALSE;
         }
@@ -401,16 +111,17 @@ static gboolean parse_sites(JsonObject *o, GPtrArray **ret, GError **error)
         JsonArray *array = NULL;
 
         if (has_sites && has_groups)
-                return fail(error, "both \"sites\" and \"gateway_groups\" are present");
+                return kiln_json_fail(error, "both \"sites\" and \"gateway_groups\" are present");
         if (!has_sites && !has_groups)
-                return fail(error, "\"sites\" is missing");
-        if (!get_array(o, has_sites ? "sites" : "gateway_groups", TRUE, KILN_PORTAL_MAX_LIST, &array, error))
+                return kiln_json_fail(error, "\"sites\" is missing");
+        if (!kiln_json_get_array(o, has_sites ? "sites" : "gateway_groups", TRUE, KILN_PORTAL_MAX_LIST,
+                                 &array, error))
                 return FALSE;
-        for (guint i = 0; i < array_len(array); i++) {
+        for (guint i = 0; i < kiln_json_array_len(array); i++) {
                 KilnPortalSite *site;
 
                 if (!parse_site(json_array_get_element(array, i), &site, error)) {
-                        prefix(error, "sites[%u]", i);
+                        kiln_json_prefix(error, "sites[%u]", i);
                         return FALSE;
                 }
                 g_ptr_array_add(sites, site);
@@ -426,7 +137,8 @@ static gboolean parse_filter(JsonNode *node, KilnPortalFilter *ret, GError **err
         JsonObject *o = NULL;
         guint64 port;
 
-        if (!as_object(node, "filter", &o, error) || !get_string(o, "protocol", &protocol, error))
+        if (!kiln_json_as_object(node, "filter", &o, error) ||
+            !kiln_json_get_string(o, "protocol", &protocol, error))
                 return FALSE;
         if (g_str_equal(protocol, "icmp")) {
                 f.protocol = KILN_PORTAL_FILTER_ICMP;
@@ -438,16 +150,16 @@ static gboolean parse_filter(JsonNode *node, KilnPortalFilter *ret, GError **err
         else if (g_str_equal(protocol, "udp"))
                 f.protocol = KILN_PORTAL_FILTER_UDP;
         else
-                return fail(error, "filter protocol \"%s\" is unknown", protocol);
+                return kiln_json_fail(error, "filter protocol \"%s\" is unknown", protocol);
         if (json_object_has_member(o, "port_range_start")) {
-                if (!node_u64(json_object_get_member(o, "port_range_start"), "port_range_start", 65535,
-                              &port, error))
+                if (!kiln_json_node_u64(json_object_get_member(o, "port_range_start"), "port_range_start",
+                                        65535, &port, error))
                         return FALSE;
                 f.port_range_start = (guint16)port;
         }
         if (json_object_has_member(o, "port_range_end")) {
-                if (!node_u64(json_object_get_member(o, "port_range_end"), "port_range_end", 65535, &port,
-                              error))
+                if (!kiln_json_node_u64(json_object_get_member(o, "port_range_end"), "port_range_end", 65535,
+                                        &port, error))
                         return FALSE;
                 f.port_range_end = (guint16)port;
         }
@@ -459,18 +171,18 @@ static gboolean parse_filter(JsonNode *node, KilnPortalFilter *ret, GError **err
  * A bad filter rejects its resource: dropping it from a non-empty allow-list could leave an
  * empty list, which means "all traffic".
  */
-static gboolean parse_filters(JsonObject *o, GArray **ret, GError **error)
+gboolean kiln_portal_parse_filters(JsonObject *o, GArray **ret, GError **error)
 {
         g_autoptr(GArray) filters = g_array_new(FALSE, FALSE, sizeof(KilnPortalFilter));
         JsonArray *array = NULL;
 
-        if (!get_array(o, "filters", FALSE, KILN_PORTAL_MAX_LIST, &array, error))
+        if (!kiln_json_get_array(o, "filters", FALSE, KILN_PORTAL_MAX_LIST, &array, error))
                 return FALSE;
-        for (guint i = 0; i < array_len(array); i++) {
+        for (guint i = 0; i < kiln_json_array_len(array); i++) {
                 KilnPortalFilter f;
 
                 if (!parse_filter(json_array_get_element(array, i), &f, error)) {
-                        prefix(error, "filters[%u]", i);
+                        kiln_json_prefix(error, "filters[%u]", i);
                         return FALSE;
                 }
                 g_array_append_val(filters, f);
@@ -486,23 +198,23 @@ static gboolean parse_pool_device(JsonNode *node, KilnPortalPoolDevice **ret, GE
         JsonObject *o = NULL;
         const char *id_key;
 
-        if (!as_object(node, "device", &o, error))
+        if (!kiln_json_as_object(node, "device", &o, error))
                 return FALSE;
         id_key = json_object_has_member(o, "client_id") ? "client_id" : "id";
-        if (!get_uuid(o, id_key, &d.client_id, error) || !get_string(o, "ipv4", &v4, error) ||
-            !get_string(o, "ipv6", &v6, error))
-                goto fail;
-        if (!parse_cidr(v4, G_SOCKET_FAMILY_IPV4, &d.ipv4)) {
-                fail(error, "\"ipv4\" is not an IPv4 network");
-                goto fail;
+        if (!kiln_json_get_uuid(o, id_key, &d.client_id, error) ||
+            !kiln_json_get_string(o, "ipv4", &v4, error) || !kiln_json_get_string(o, "ipv6", &v6, error))
+                goto kiln_json_fail;
+        if (!kiln_json_parse_cidr(v4, G_SOCKET_FAMILY_IPV4, &d.ipv4)) {
+                kiln_json_fail(error, "\"ipv4\" is not an IPv4 network");
+                goto kiln_json_fail;
         }
-        if (!parse_cidr(v6, G_SOCKET_FAMILY_IPV6, &d.ipv6)) {
-                fail(error, "\"ipv6\" is not an IPv6 network");
-                goto fail;
+        if (!kiln_json_parse_cidr(v6, G_SOCKET_FAMILY_IPV6, &d.ipv6)) {
+                kiln_json_fail(error, "\"ipv6\" is not an IPv6 network");
+                goto kiln_json_fail;
         }
         *ret = g_memdup2(&d, sizeof(d));
         return TRUE;
-fail:
+kiln_json_fail:
         g_free(d.client_id);
         g_free(d.ipv4);
         return FALSE;
@@ -556,30 +268,31 @@ static gboolean parse_resource(JsonNode *node, KilnPortalResource **ret, GError 
         g_autofree char *type = NULL, *ip_stack = NULL;
         JsonObject *o = NULL;
 
-        if (!as_object(node, "resource", &o, error))
+        if (!kiln_json_as_object(node, "resource", &o, error))
                 return FALSE;
-        if (!is_string(json_object_get_member(o, "type"))) {
+        if (!kiln_json_is_string(json_object_get_member(o, "type"))) {
                 g_set_error_literal(error, KILN_PORTAL_ERROR, KILN_PORTAL_ERROR_UNKNOWN_EVENT,
                                     "resource has no \"type\"");
                 return FALSE;
         }
-        if (!get_string(o, "type", &type, error))
+        if (!kiln_json_get_string(o, "type", &type, error))
                 return FALSE;
         if (!parse_resource_type(type, &r->type)) {
                 g_set_error(error, KILN_PORTAL_ERROR, KILN_PORTAL_ERROR_UNKNOWN_EVENT,
                             "resource type \"%s\" is unknown", type);
                 return FALSE;
         }
-        if (!get_uuid(o, "id", &r->id, error))
+        if (!kiln_json_get_uuid(o, "id", &r->id, error))
                 return FALSE;
 
         switch (r->type) {
         case KILN_PORTAL_RESOURCE_DNS:
-                if (!get_string(o, "address", &r->address, error) ||
-                    !get_string(o, "name", &r->name, error) ||
-                    !get_opt_string(o, "address_description", &r->address_description, error) ||
-                    !parse_sites(o, &r->sites, error) || !get_opt_string(o, "ip_stack", &ip_stack, error) ||
-                    !parse_filters(o, &r->filters, error))
+                if (!kiln_json_get_string(o, "address", &r->address, error) ||
+                    !kiln_json_get_string(o, "name", &r->name, error) ||
+                    !kiln_json_get_opt_string(o, "address_description", &r->address_description, error) ||
+                    !parse_sites(o, &r->sites, error) ||
+                    !kiln_json_get_opt_string(o, "ip_stack", &ip_stack, error) ||
+                    !kiln_portal_parse_filters(o, &r->filters, error))
                         return FALSE;
                 if (!ip_stack || g_str_equal(ip_stack, "dual"))
                         r->ip_stack = KILN_PORTAL_IP_STACK_DUAL;
@@ -588,45 +301,45 @@ static gboolean parse_resource(JsonNode *node, KilnPortalResource **ret, GError 
                 else if (g_str_equal(ip_stack, "ipv6_only"))
                         r->ip_stack = KILN_PORTAL_IP_STACK_IPV6_ONLY;
                 else
-                        return fail(error, "\"ip_stack\" \"%s\" is unknown", ip_stack);
+                        return kiln_json_fail(error, "\"ip_stack\" \"%s\" is unknown", ip_stack);
                 if (r->address[0] == '\0')
-                        return fail(error, "\"address\" is empty");
+                        return kiln_json_fail(error, "\"address\" is empty");
                 break;
         case KILN_PORTAL_RESOURCE_CIDR: {
                 g_autofree char *cidr = NULL;
 
-                if (!get_string(o, "address", &cidr, error))
+                if (!kiln_json_get_string(o, "address", &cidr, error))
                         return FALSE;
-                if (!parse_cidr(cidr, G_SOCKET_FAMILY_INVALID, &r->address))
-                        return fail(error, "\"address\" is not a CIDR network without host bits");
-                if (!get_string(o, "name", &r->name, error) ||
-                    !get_opt_string(o, "address_description", &r->address_description, error) ||
-                    !parse_sites(o, &r->sites, error) || !parse_filters(o, &r->filters, error))
+                if (!kiln_json_parse_cidr(cidr, G_SOCKET_FAMILY_INVALID, &r->address))
+                        return kiln_json_fail(error, "\"address\" is not a CIDR network without host bits");
+                if (!kiln_json_get_string(o, "name", &r->name, error) ||
+                    !kiln_json_get_opt_string(o, "address_description", &r->address_description, error) ||
+                    !parse_sites(o, &r->sites, error) || !kiln_portal_parse_filters(o, &r->filters, error))
                         return FALSE;
                 break;
         }
         case KILN_PORTAL_RESOURCE_INTERNET:
                 if (!parse_sites(o, &r->sites, error))
                         return FALSE;
-                if (is_null_or_absent(json_object_get_member(o, "name")))
+                if (kiln_json_is_null_or_absent(json_object_get_member(o, "name")))
                         r->name = g_strdup("Internet Resource");
-                else if (!get_string(o, "name", &r->name, error))
+                else if (!kiln_json_get_string(o, "name", &r->name, error))
                         return FALSE;
                 r->filters = g_array_new(FALSE, FALSE, sizeof(KilnPortalFilter));
                 break;
         case KILN_PORTAL_RESOURCE_STATIC_DEVICE_POOL: {
                 JsonArray *devices = NULL;
 
-                if (!get_string(o, "name", &r->name, error) ||
-                    !get_array(o, "devices", FALSE, KILN_PORTAL_MAX_LIST, &devices, error) ||
-                    !parse_filters(o, &r->filters, error))
+                if (!kiln_json_get_string(o, "name", &r->name, error) ||
+                    !kiln_json_get_array(o, "devices", FALSE, KILN_PORTAL_MAX_LIST, &devices, error) ||
+                    !kiln_portal_parse_filters(o, &r->filters, error))
                         return FALSE;
                 r->devices = g_ptr_array_new_with_free_func((GDestroyNotify)pool_device_free);
-                for (guint i = 0; i < array_len(devices); i++) {
+                for (guint i = 0; i < kiln_json_array_len(devices); i++) {
                         KilnPortalPoolDevice *device;
 
                         if (!parse_pool_device(json_array_get_element(devices, i), &device, error)) {
-                                prefix(error, "devices[%u]", i);
+                                kiln_json_prefix(error, "devices[%u]", i);
                                 return FALSE;
                         }
                         g_ptr_array_add(r->devices, device);
@@ -635,7 +348,8 @@ static gboolean parse_resource(JsonNode *node, KilnPortalResource **ret, GError 
         }
         case KILN_PORTAL_RESOURCE_DYNAMIC_DEVICE_POOL:
                 /* The portal sends filters for these too; Firezone ignores them. */
-                if (!get_string(o, "name", &r->name, error) || !get_string(o, "address", &r->address, error))
+                if (!kiln_json_get_string(o, "name", &r->name, error) ||
+                    !kiln_json_get_string(o, "address", &r->address, error))
                         return FALSE;
                 r->filters = g_array_new(FALSE, FALSE, sizeof(KilnPortalFilter));
                 break;
@@ -646,7 +360,7 @@ static gboolean parse_resource(JsonNode *node, KilnPortalResource **ret, GError 
         return TRUE;
 }
 
-static gboolean is_domain_name(const char *name)
+gboolean kiln_portal_is_domain_name(const char *name)
 {
         gsize len = strlen(name), label = 0;
 
@@ -667,67 +381,68 @@ static gboolean is_domain_name(const char *name)
         return TRUE;
 }
 
-static gboolean parse_interface(JsonNode *node, KilnPortalInterface **ret, GError **error)
+gboolean kiln_portal_parse_interface(JsonNode *node, KilnPortalInterface **ret, GError **error)
 {
         g_autoptr(KilnPortalInterface) i = g_new0(KilnPortalInterface, 1);
         JsonArray *do53 = NULL, *doh = NULL, *dns = NULL;
         JsonObject *o = NULL;
 
-        if (!as_object(node, "\"interface\"", &o, error) ||
-            !get_ip(o, "ipv4", G_SOCKET_FAMILY_IPV4, &i->ipv4, error) ||
-            !get_ip(o, "ipv6", G_SOCKET_FAMILY_IPV6, &i->ipv6, error) ||
-            !get_array(o, "upstream_do53", FALSE, KILN_PORTAL_MAX_LIST, &do53, error) ||
-            !get_array(o, "upstream_doh", FALSE, KILN_PORTAL_MAX_LIST, &doh, error) ||
-            !get_array(o, "upstream_dns", FALSE, KILN_PORTAL_MAX_LIST, &dns, error) ||
-            !get_opt_string(o, "search_domain", &i->search_domain, error))
+        if (!kiln_json_as_object(node, "\"interface\"", &o, error) ||
+            !kiln_json_get_ip(o, "ipv4", G_SOCKET_FAMILY_IPV4, &i->ipv4, error) ||
+            !kiln_json_get_ip(o, "ipv6", G_SOCKET_FAMILY_IPV6, &i->ipv6, error) ||
+            !kiln_json_get_array(o, "upstream_do53", FALSE, KILN_PORTAL_MAX_LIST, &do53, error) ||
+            !kiln_json_get_array(o, "upstream_doh", FALSE, KILN_PORTAL_MAX_LIST, &doh, error) ||
+            !kiln_json_get_array(o, "upstream_dns", FALSE, KILN_PORTAL_MAX_LIST, &dns, error) ||
+            !kiln_json_get_opt_string(o, "search_domain", &i->search_domain, error))
                 return FALSE;
-        if (i->search_domain && !is_domain_name(i->search_domain))
-                return fail(error, "\"search_domain\" is not a domain name");
+        if (i->search_domain && !kiln_portal_is_domain_name(i->search_domain))
+                return kiln_json_fail(error, "\"search_domain\" is not a domain name");
 
         i->upstream_do53 = g_ptr_array_new_with_free_func(g_free);
-        for (guint n = 0; n < array_len(do53); n++) {
+        for (guint n = 0; n < kiln_json_array_len(do53); n++) {
                 JsonObject *server = NULL;
                 char *ip;
 
-                if (!as_object(json_array_get_element(do53, n), "server", &server, error) ||
-                    !get_ip(server, "ip", G_SOCKET_FAMILY_INVALID, &ip, error)) {
-                        prefix(error, "upstream_do53[%u]", n);
+                if (!kiln_json_as_object(json_array_get_element(do53, n), "server", &server, error) ||
+                    !kiln_json_get_ip(server, "ip", G_SOCKET_FAMILY_INVALID, &ip, error)) {
+                        kiln_json_prefix(error, "upstream_do53[%u]", n);
                         return FALSE;
                 }
                 g_ptr_array_add(i->upstream_do53, ip);
         }
         i->upstream_doh = g_ptr_array_new_with_free_func(g_free);
-        for (guint n = 0; n < array_len(doh); n++) {
+        for (guint n = 0; n < kiln_json_array_len(doh); n++) {
                 g_autoptr(GUri) uri = NULL;
                 JsonObject *server = NULL;
                 char *url = NULL;
 
-                if (!as_object(json_array_get_element(doh, n), "server", &server, error) ||
-                    !get_string(server, "url", &url, error)) {
-                        prefix(error, "upstream_doh[%u]", n);
+                if (!kiln_json_as_object(json_array_get_element(doh, n), "server", &server, error) ||
+                    !kiln_json_get_string(server, "url", &url, error)) {
+                        kiln_json_prefix(error, "upstream_doh[%u]", n);
                         return FALSE;
                 }
                 g_ptr_array_add(i->upstream_doh, url);
                 uri = g_uri_parse(url, G_URI_FLAGS_NONE, NULL);
                 if (!uri || g_strcmp0(g_uri_get_scheme(uri), "https") != 0 || !g_uri_get_host(uri) ||
                     !*g_uri_get_host(uri))
-                        return fail(error, "upstream_doh[%u]: \"url\" is not an https URL", n);
+                        return kiln_json_fail(error, "upstream_doh[%u]: \"url\" is not an https URL", n);
         }
         i->upstream_dns = g_ptr_array_new_with_free_func(g_free);
-        for (guint n = 0; n < array_len(dns); n++) {
+        for (guint n = 0; n < kiln_json_array_len(dns); n++) {
                 g_autofree char *protocol = NULL;
                 JsonObject *server = NULL;
                 char *addr;
 
-                if (!as_object(json_array_get_element(dns, n), "server", &server, error) ||
-                    !get_string(server, "protocol", &protocol, error)) {
-                        prefix(error, "upstream_dns[%u]", n);
+                if (!kiln_json_as_object(json_array_get_element(dns, n), "server", &server, error) ||
+                    !kiln_json_get_string(server, "protocol", &protocol, error)) {
+                        kiln_json_prefix(error, "upstream_dns[%u]", n);
                         return FALSE;
                 }
                 if (!g_str_equal(protocol, "ip_port"))
-                        return fail(error, "upstream_dns[%u]: protocol \"%s\" is unknown", n, protocol);
-                if (!get_socket_addr(server, "address", &addr, error)) {
-                        prefix(error, "upstream_dns[%u]", n);
+                        return kiln_json_fail(error, "upstream_dns[%u]: protocol \"%s\" is unknown", n,
+                                              protocol);
+                if (!kiln_json_get_socket_addr(server, "address", &addr, error)) {
+                        kiln_json_prefix(error, "upstream_dns[%u]", n);
                         return FALSE;
                 }
                 g_ptr_array_add(i->upstream_dns, addr);
@@ -744,36 +459,38 @@ static gboolean parse_relay(JsonNode *node, KilnPortalRelay **ret, GError **erro
         JsonObject *o = NULL;
         JsonNode *expires;
 
-        if (!as_object(node, "relay", &o, error) || !get_string(o, "type", &type, error) ||
-            !get_uuid(o, "id", &relay->id, error) || !get_socket_addr(o, "addr", &relay->addr, error))
+        if (!kiln_json_as_object(node, "relay", &o, error) ||
+            !kiln_json_get_string(o, "type", &type, error) ||
+            !kiln_json_get_uuid(o, "id", &relay->id, error) ||
+            !kiln_json_get_socket_addr(o, "addr", &relay->addr, error))
                 return FALSE;
         if (g_str_equal(type, "stun")) {
                 *ret = NULL;
                 return TRUE;
         }
         if (!g_str_equal(type, "turn"))
-                return fail(error, "relay type \"%s\" is unknown", type);
+                return kiln_json_fail(error, "relay type \"%s\" is unknown", type);
         relay->type = KILN_PORTAL_RELAY_TURN;
-        if (!get_string(o, "username", &relay->username, error) ||
-            !get_string(o, "password", &relay->password, error))
+        if (!kiln_json_get_string(o, "username", &relay->username, error) ||
+            !kiln_json_get_string(o, "password", &relay->password, error))
                 return FALSE;
         expires = json_object_get_member(o, "expires_at");
         if (!expires || !JSON_NODE_HOLDS_VALUE(expires) || json_node_get_value_type(expires) != G_TYPE_INT64)
-                return fail(error, "\"expires_at\" is not an integer");
+                return kiln_json_fail(error, "\"expires_at\" is not an integer");
         relay->expires_at = json_node_get_int(expires);
         *ret = g_steal_pointer(&relay);
         return TRUE;
 }
 
-static gboolean parse_relays(JsonArray *array, GPtrArray **ret, GError **error)
+gboolean kiln_portal_parse_relays(JsonArray *array, GPtrArray **ret, GError **error)
 {
-        g_autoptr(GPtrArray) relays = g_ptr_array_new_with_free_func((GDestroyNotify)relay_free);
+        g_autoptr(GPtrArray) relays = g_ptr_array_new_with_free_func((GDestroyNotify)kiln_portal_relay_free);
 
-        for (guint i = 0; i < array_len(array); i++) {
+        for (guint i = 0; i < kiln_json_array_len(array); i++) {
                 KilnPortalRelay *relay;
 
                 if (!parse_relay(json_array_get_element(array, i), &relay, error)) {
-                        prefix(error, "relays[%u]", i);
+                        kiln_json_prefix(error, "relays[%u]", i);
                         return FALSE;
                 }
                 if (relay)
@@ -783,11 +500,56 @@ static gboolean parse_relays(JsonArray *array, GPtrArray **ret, GError **error)
         return TRUE;
 }
 
+gboolean kiln_portal_parse_flow_logs(JsonObject *o, KilnPortalFlowLogs *ret, GError **error)
+{
+        KilnPortalFlowLogs f = { 0 };
+        JsonObject *flow_logs = NULL;
+
+        if (!json_object_has_member(o, "flow_logs"))
+                return kiln_json_fail(error, "\"flow_logs\" is missing (Firezone rejects the whole init)");
+        if (!kiln_json_as_object(json_object_get_member(o, "flow_logs"), "\"flow_logs\"", &flow_logs,
+                                 error) ||
+            !kiln_json_get_string(flow_logs, "api_url", &f.api_url, error) ||
+            !kiln_json_get_u64(flow_logs, "upload_interval_secs", &f.upload_interval_secs, error) ||
+            !kiln_json_get_u64(flow_logs, "upload_batch_size", &f.upload_batch_size, error)) {
+                g_free(f.api_url);
+                kiln_json_prefix(error, "flow_logs");
+                return FALSE;
+        }
+        *ret = f;
+        return TRUE;
+}
+
+gboolean kiln_portal_parse_authorizations(JsonArray *authorizations, GPtrArray **ret, GError **error)
+{
+        g_autoptr(GPtrArray) list =
+            g_ptr_array_new_with_free_func((GDestroyNotify)kiln_portal_authorization_free);
+
+        for (guint i = 0; i < kiln_json_array_len(authorizations); i++) {
+                KilnPortalAuthorization a = { 0 };
+                JsonObject *ao = NULL;
+
+                if (!kiln_json_as_object(json_array_get_element(authorizations, i), "authorization", &ao,
+                                         error) ||
+                    !kiln_json_get_uuid(ao, "client_id", &a.client_id, error) ||
+                    !kiln_json_get_uuid(ao, "resource_id", &a.resource_id, error) ||
+                    !kiln_json_get_u64(ao, "expires_at", &a.expires_at, error)) {
+                        g_free(a.client_id);
+                        g_free(a.resource_id);
+                        kiln_json_prefix(error, "authorizations[%u]", i);
+                        return FALSE;
+                }
+                g_ptr_array_add(list, g_memdup2(&a, sizeof(a)));
+        }
+        *ret = g_steal_pointer(&list);
+        return TRUE;
+}
+
 static void init_free(KilnPortalInit *init)
 {
         if (!init)
                 return;
-        interface_free(init->interface);
+        kiln_portal_interface_free(init->interface);
         g_clear_pointer(&init->resources, g_ptr_array_unref);
         g_clear_pointer(&init->relays, g_ptr_array_unref);
         g_clear_pointer(&init->authorizations, g_ptr_array_unref);
@@ -800,28 +562,21 @@ static gboolean parse_init(JsonObject *o, KilnPortalInit **ret, GError **error)
 {
         g_autoptr(KilnPortalInit) init = g_new0(KilnPortalInit, 1);
         JsonArray *resources = NULL, *relays = NULL, *authorizations = NULL;
-        JsonObject *flow_logs = NULL;
 
-        if (!parse_interface(json_object_get_member(o, "interface"), &init->interface, error)) {
-                prefix(error, "interface");
+        if (!kiln_portal_parse_interface(json_object_get_member(o, "interface"), &init->interface, error)) {
+                kiln_json_prefix(error, "interface");
                 return FALSE;
         }
-        if (!json_object_has_member(o, "flow_logs"))
-                return fail(error, "\"flow_logs\" is missing (Firezone rejects the whole init)");
-        if (!as_object(json_object_get_member(o, "flow_logs"), "\"flow_logs\"", &flow_logs, error) ||
-            !get_string(flow_logs, "api_url", &init->flow_logs.api_url, error) ||
-            !get_u64(flow_logs, "upload_interval_secs", &init->flow_logs.upload_interval_secs, error) ||
-            !get_u64(flow_logs, "upload_batch_size", &init->flow_logs.upload_batch_size, error)) {
-                prefix(error, "flow_logs");
+        if (!kiln_portal_parse_flow_logs(o, &init->flow_logs, error))
                 return FALSE;
-        }
-        if (!get_array(o, "resources", FALSE, KILN_PORTAL_MAX_RESOURCES, &resources, error) ||
-            !get_array(o, "relays", FALSE, KILN_PORTAL_MAX_LIST, &relays, error) ||
-            !get_array(o, "authorizations", FALSE, KILN_PORTAL_MAX_RESOURCES, &authorizations, error))
+        if (!kiln_json_get_array(o, "resources", FALSE, KILN_PORTAL_MAX_RESOURCES, &resources, error) ||
+            !kiln_json_get_array(o, "relays", FALSE, KILN_PORTAL_MAX_LIST, &relays, error) ||
+            !kiln_json_get_array(o, "authorizations", FALSE, KILN_PORTAL_MAX_RESOURCES, &authorizations,
+                                 error))
                 return FALSE;
 
         init->resources = g_ptr_array_new_with_free_func((GDestroyNotify)resource_free);
-        for (guint i = 0; i < array_len(resources); i++) {
+        for (guint i = 0; i < kiln_json_array_len(resources); i++) {
                 g_autoptr(GError) skipped = NULL;
                 KilnPortalResource *r;
 
@@ -830,47 +585,43 @@ static gboolean parse_init(JsonObject *o, KilnPortalInit **ret, GError **error)
                 else
                         g_debug("init: resources[%u] skipped: %s", i, skipped->message);
         }
-        if (!parse_relays(relays, &init->relays, error))
+        if (!kiln_portal_parse_relays(relays, &init->relays, error))
                 return FALSE;
-        init->authorizations = g_ptr_array_new_with_free_func((GDestroyNotify)authorization_free);
-        for (guint i = 0; i < array_len(authorizations); i++) {
-                KilnPortalAuthorization a = { 0 };
-                JsonObject *ao = NULL;
-
-                if (!as_object(json_array_get_element(authorizations, i), "authorization", &ao, error) ||
-                    !get_uuid(ao, "client_id", &a.client_id, error) ||
-                    !get_uuid(ao, "resource_id", &a.resource_id, error) ||
-                    !get_u64(ao, "expires_at", &a.expires_at, error)) {
-                        g_free(a.client_id);
-                        g_free(a.resource_id);
-                        prefix(error, "authorizations[%u]", i);
-                        return FALSE;
-                }
-                g_ptr_array_add(init->authorizations, g_memdup2(&a, sizeof(a)));
-        }
+        if (!kiln_portal_parse_authorizations(authorizations, &init->authorizations, error))
+                return FALSE;
         *ret = g_steal_pointer(&init);
         return TRUE;
 }
 
-static gboolean parse_relays_presence(JsonObject *o, KilnPortalRelaysPresence **ret, GError **error)
+void kiln_portal_relays_presence_free(KilnPortalRelaysPresence *p)
+{
+        if (!p)
+                return;
+        g_ptr_array_unref(p->disconnected_ids);
+        g_ptr_array_unref(p->connected);
+        g_free(p);
+}
+
+gboolean kiln_portal_parse_relays_presence(JsonObject *o, KilnPortalRelaysPresence **ret, GError **error)
 {
         g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func(g_free);
         g_autoptr(GPtrArray) connected = NULL;
         JsonArray *disconnected = NULL, *relays = NULL;
         KilnPortalRelaysPresence *p;
 
-        if (!get_array(o, "disconnected_ids", TRUE, KILN_PORTAL_MAX_LIST, &disconnected, error) ||
-            !get_array(o, "connected", TRUE, KILN_PORTAL_MAX_LIST, &relays, error))
+        if (!kiln_json_get_array(o, "disconnected_ids", TRUE, KILN_PORTAL_MAX_LIST, &disconnected, error) ||
+            !kiln_json_get_array(o, "connected", TRUE, KILN_PORTAL_MAX_LIST, &relays, error))
                 return FALSE;
-        for (guint i = 0; i < array_len(disconnected); i++) {
+        for (guint i = 0; i < kiln_json_array_len(disconnected); i++) {
                 char *id;
 
-                if (!node_uuid(json_array_get_element(disconnected, i), "disconnected_ids", &id, error))
+                if (!kiln_json_node_uuid(json_array_get_element(disconnected, i), "disconnected_ids", &id,
+                                         error))
                         return FALSE;
                 g_ptr_array_add(ids, id);
         }
-        if (!parse_relays(relays, &connected, error)) {
-                prefix(error, "connected");
+        if (!kiln_portal_parse_relays(relays, &connected, error)) {
+                kiln_json_prefix(error, "connected");
                 return FALSE;
         }
         p = g_new0(KilnPortalRelaysPresence, 1);
@@ -880,24 +631,24 @@ static gboolean parse_relays_presence(JsonObject *o, KilnPortalRelaysPresence **
         return TRUE;
 }
 
-static gboolean parse_ice_credentials(JsonObject *o, const char *key, KilnPortalIceCredentials *ret,
-                                      GError **error)
+gboolean kiln_portal_parse_ice_credentials(JsonObject *o, const char *key, KilnPortalIceCredentials *ret,
+                                           GError **error)
 {
         KilnPortalIceCredentials c = { 0 };
         JsonObject *co = NULL;
 
-        if (!as_object(json_object_get_member(o, key), key, &co, error) ||
-            !get_string(co, "username", &c.username, error) ||
-            !get_string(co, "password", &c.password, error)) {
+        if (!kiln_json_as_object(json_object_get_member(o, key), key, &co, error) ||
+            !kiln_json_get_string(co, "username", &c.username, error) ||
+            !kiln_json_get_string(co, "password", &c.password, error)) {
                 g_free(c.username);
-                prefix(error, "%s", key);
+                kiln_json_prefix(error, "%s", key);
                 return FALSE;
         }
         *ret = c;
         return TRUE;
 }
 
-static void ice_credentials_clear(KilnPortalIceCredentials *c)
+void kiln_portal_ice_credentials_clear(KilnPortalIceCredentials *c)
 {
         g_clear_pointer(&c->username, g_free);
         if (c->password)
@@ -950,7 +701,7 @@ static gboolean parse_json_object(GBytes *bytes, JsonParser **ret_parser, JsonOb
         return TRUE;
 }
 
-static void ingest_token_clear(KilnPortalIngestToken *t)
+void kiln_portal_ingest_token_clear(KilnPortalIngestToken *t)
 {
         if (t->raw)
                 sodium_memzero(t->raw, strlen(t->raw));
@@ -958,10 +709,9 @@ static void ingest_token_clear(KilnPortalIngestToken *t)
         g_clear_pointer(&t->role, g_free);
         g_clear_pointer(&t->resource_id, g_free);
 }
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(KilnPortalIngestToken, ingest_token_clear)
 
 /* Spec §3.1: the claims must parse; the signature is not verified (only the portal holds the key). */
-static gboolean parse_ingest_token(JsonObject *o, KilnPortalIngestToken *ret, GError **error)
+gboolean kiln_portal_parse_ingest_token(JsonObject *o, KilnPortalIngestToken *ret, GError **error)
 {
         static const char *const required_strings[] = {
                 "account_id",
@@ -973,6 +723,10 @@ static gboolean parse_ingest_token(JsonObject *o, KilnPortalIngestToken *ret, GE
                 "resource_name",
                 "initiator_actor_id",
                 "initiator_actor_name",
+        };
+        /* The spec names these timestamps without pinning their JSON type: Firezone's fixtures
+         * carry RFC 3339 strings, Kiln's test portal unix seconds.  Both are timestamps. */
+        static const char *const required_times[] = {
                 "authorized_at",
                 "authorization_expires_at",
         };
@@ -997,54 +751,68 @@ static gboolean parse_ingest_token(JsonObject *o, KilnPortalIngestToken *ret, GE
         guint64 iat;
 
         if (!json_object_has_member(o, "flow_logs_ingest_token"))
-                return fail(error, "\"flow_logs_ingest_token\" is missing");
-        if (!node_string(json_object_get_member(o, "flow_logs_ingest_token"), "flow_logs_ingest_token",
-                         KILN_PORTAL_MAX_TOKEN, &t.raw, error))
+                return kiln_json_fail(error, "\"flow_logs_ingest_token\" is missing");
+        if (!kiln_json_node_string(json_object_get_member(o, "flow_logs_ingest_token"),
+                                   "flow_logs_ingest_token", KILN_PORTAL_MAX_TOKEN, &t.raw, error))
                 return FALSE;
         parts = g_strsplit(t.raw, ".", 4);
         if (g_strv_length(parts) != 3)
-                return fail(error, "ingest token is not made of three JWT segments");
+                return kiln_json_fail(error, "ingest token is not made of three JWT segments");
         header = base64url_decode(parts[0], strlen(parts[0]));
         if (!header || !parse_json_object(header, &header_parser, &header_obj))
-                return fail(error, "ingest token header is not base64url JSON");
+                return kiln_json_fail(error, "ingest token header is not base64url JSON");
         alg = json_object_get_member(header_obj, "alg");
-        if (!is_string(alg) || !g_str_equal(json_node_get_string(alg), "HS256"))
-                return fail(error, "ingest token alg is not HS256");
+        if (!kiln_json_is_string(alg) || !g_str_equal(json_node_get_string(alg), "HS256"))
+                return kiln_json_fail(error, "ingest token alg is not HS256");
         claims = base64url_decode(parts[1], strlen(parts[1]));
         if (!claims || !parse_json_object(claims, &claims_parser, &claims_obj))
-                return fail(error, "ingest token payload is not base64url JSON");
+                return kiln_json_fail(error, "ingest token payload is not base64url JSON");
         signature = base64url_decode(parts[2], strlen(parts[2]));
         if (!signature)
-                return fail(error, "ingest token signature is not base64url");
+                return kiln_json_fail(error, "ingest token signature is not base64url");
         if (g_bytes_get_size(signature) == 0)
-                return fail(error, "ingest token signature is empty");
+                return kiln_json_fail(error, "ingest token signature is empty");
 
         for (gsize i = 0; i < G_N_ELEMENTS(required_strings); i++)
-                if (!is_string(json_object_get_member(claims_obj, required_strings[i])))
-                        return fail(error, "ingest token claim \"%s\" is missing or not a string",
-                                    required_strings[i]);
+                if (!kiln_json_is_string(json_object_get_member(claims_obj, required_strings[i])))
+                        return kiln_json_fail(error, "ingest token claim \"%s\" is missing or not a string",
+                                              required_strings[i]);
+        for (gsize i = 0; i < G_N_ELEMENTS(required_times); i++) {
+                JsonNode *claim = json_object_get_member(claims_obj, required_times[i]);
+                guint64 seconds;
+
+                if (!kiln_json_is_string(claim) &&
+                    !kiln_json_node_u64(claim, required_times[i], G_MAXINT64, &seconds, NULL))
+                        return kiln_json_fail(error,
+                                              "ingest token claim \"%s\" is missing or not a timestamp",
+                                              required_times[i]);
+        }
         for (gsize i = 0; i < G_N_ELEMENTS(nullable_strings); i++) {
                 JsonNode *claim = json_object_get_member(claims_obj, nullable_strings[i]);
 
-                if (!is_null_or_absent(claim) && !is_string(claim))
-                        return fail(error, "ingest token claim \"%s\" is not a string", nullable_strings[i]);
+                if (!kiln_json_is_null_or_absent(claim) && !kiln_json_is_string(claim))
+                        return kiln_json_fail(error, "ingest token claim \"%s\" is not a string",
+                                              nullable_strings[i]);
         }
-        if (!get_u64(claims_obj, "iat", &iat, error) || !get_u64(claims_obj, "exp", &t.exp, error)) {
-                prefix(error, "ingest token");
+        if (!kiln_json_get_u64(claims_obj, "iat", &iat, error) ||
+            !kiln_json_get_u64(claims_obj, "exp", &t.exp, error)) {
+                kiln_json_prefix(error, "ingest token");
                 return FALSE;
         }
         uploads = json_object_get_member(claims_obj, "uploads_enabled");
         if (!uploads || !JSON_NODE_HOLDS_VALUE(uploads) ||
             json_node_get_value_type(uploads) != G_TYPE_BOOLEAN)
-                return fail(error, "ingest token claim \"uploads_enabled\" is missing or not a boolean");
+                return kiln_json_fail(error,
+                                      "ingest token claim \"uploads_enabled\" is missing or not a boolean");
         t.uploads_enabled = json_node_get_boolean(uploads);
-        if (!get_string(claims_obj, "role", &t.role, error)) {
-                prefix(error, "ingest token");
+        if (!kiln_json_get_string(claims_obj, "role", &t.role, error)) {
+                kiln_json_prefix(error, "ingest token");
                 return FALSE;
         }
         if (!g_str_equal(t.role, "initiator") && !g_str_equal(t.role, "responder"))
-                return fail(error, "ingest token role \"%s\" is neither initiator nor responder", t.role);
-        if (!get_string(claims_obj, "resource_id", &t.resource_id, error))
+                return kiln_json_fail(error, "ingest token role \"%s\" is neither initiator nor responder",
+                                      t.role);
+        if (!kiln_json_get_string(claims_obj, "resource_id", &t.resource_id, error))
                 return FALSE;
         *ret = t;
         memset(&t, 0, sizeof(t));
@@ -1059,9 +827,9 @@ static void authorization_created_free(KilnPortalAuthorizationCreated *a)
         g_free(a->gateway_ipv4);
         g_free(a->gateway_ipv6);
         g_free(a->site_id);
-        ice_credentials_clear(&a->client_ice_credentials);
-        ice_credentials_clear(&a->gateway_ice_credentials);
-        ingest_token_clear(&a->ingest_token);
+        kiln_portal_ice_credentials_clear(&a->client_ice_credentials);
+        kiln_portal_ice_credentials_clear(&a->gateway_ice_credentials);
+        kiln_portal_ingest_token_clear(&a->ingest_token);
         sodium_memzero(a, sizeof(*a));
         g_free(a);
 }
@@ -1075,18 +843,20 @@ static gboolean parse_authorization_created(JsonObject *o, KilnPortalAuthorizati
         gboolean has_group = json_object_has_member(o, "gateway_group_id");
 
         if (has_site && has_group)
-                return fail(error, "both \"site_id\" and \"gateway_group_id\" are present");
-        if (!get_uuid(o, "resource_id", &a->resource_id, error) ||
-            !get_uuid(o, "gateway_id", &a->gateway_id, error) ||
-            !get_key(o, "gateway_public_key", a->gateway_public_key, error) ||
-            !get_ip(o, "gateway_ipv4", G_SOCKET_FAMILY_IPV4, &a->gateway_ipv4, error) ||
-            !get_ip(o, "gateway_ipv6", G_SOCKET_FAMILY_IPV6, &a->gateway_ipv6, error) ||
-            !get_uuid(o, has_group ? "gateway_group_id" : "site_id", &a->site_id, error) ||
-            !get_key(o, "preshared_key", a->preshared_key, error) ||
-            !parse_ice_credentials(o, "client_ice_credentials", &a->client_ice_credentials, error) ||
-            !parse_ice_credentials(o, "gateway_ice_credentials", &a->gateway_ice_credentials, error) ||
-            !get_bool_default(o, "use_iceless", &a->use_iceless, error) ||
-            !parse_ingest_token(o, &a->ingest_token, error))
+                return kiln_json_fail(error, "both \"site_id\" and \"gateway_group_id\" are present");
+        if (!kiln_json_get_uuid(o, "resource_id", &a->resource_id, error) ||
+            !kiln_json_get_uuid(o, "gateway_id", &a->gateway_id, error) ||
+            !kiln_json_get_key(o, "gateway_public_key", a->gateway_public_key, error) ||
+            !kiln_json_get_ip(o, "gateway_ipv4", G_SOCKET_FAMILY_IPV4, &a->gateway_ipv4, error) ||
+            !kiln_json_get_ip(o, "gateway_ipv6", G_SOCKET_FAMILY_IPV6, &a->gateway_ipv6, error) ||
+            !kiln_json_get_uuid(o, has_group ? "gateway_group_id" : "site_id", &a->site_id, error) ||
+            !kiln_json_get_key(o, "preshared_key", a->preshared_key, error) ||
+            !kiln_portal_parse_ice_credentials(o, "client_ice_credentials", &a->client_ice_credentials,
+                                               error) ||
+            !kiln_portal_parse_ice_credentials(o, "gateway_ice_credentials", &a->gateway_ice_credentials,
+                                               error) ||
+            !kiln_json_get_bool_default(o, "use_iceless", &a->use_iceless, error) ||
+            !kiln_portal_parse_ingest_token(o, &a->ingest_token, error))
                 return FALSE;
         *ret = g_steal_pointer(&a);
         return TRUE;
@@ -1134,15 +904,16 @@ static gboolean parse_authorization_failed(JsonObject *o, KilnPortalAuthorizatio
         KilnPortalAuthorizationFailed *f;
         JsonArray *array = NULL;
 
-        if (!get_uuid(o, "resource_id", &resource_id, error) || !get_string(o, "reason", &reason, error) ||
-            !get_array(o, "violated_properties", FALSE, KILN_PORTAL_MAX_LIST, &array, error))
+        if (!kiln_json_get_uuid(o, "resource_id", &resource_id, error) ||
+            !kiln_json_get_string(o, "reason", &reason, error) ||
+            !kiln_json_get_array(o, "violated_properties", FALSE, KILN_PORTAL_MAX_LIST, &array, error))
                 return FALSE;
-        for (guint i = 0; i < array_len(array); i++) {
+        for (guint i = 0; i < kiln_json_array_len(array); i++) {
                 JsonNode *node = json_array_get_element(array, i);
                 KilnPortalViolatedProperty p = KILN_PORTAL_VIOLATED_UNKNOWN;
 
-                if (!is_string(node))
-                        return fail(error, "violated_properties[%u] is not a string", i);
+                if (!kiln_json_is_string(node))
+                        return kiln_json_fail(error, "violated_properties[%u] is not a string", i);
                 for (gsize n = 0; n < KILN_PORTAL_VIOLATED_UNKNOWN; n++)
                         if (g_str_equal(json_node_get_string(node), violated_names[n]))
                                 p = (KilnPortalViolatedProperty)n;
@@ -1179,7 +950,7 @@ gboolean kiln_portal_is_ice_candidate(const char *text)
                 return FALSE;
         if (!g_ascii_string_to_unsigned(f[3], 10, 0, G_MAXUINT32, &value, NULL))
                 return FALSE;
-        if (!parse_ip(f[4], G_SOCKET_FAMILY_INVALID, &ip))
+        if (!kiln_json_parse_ip(f[4], G_SOCKET_FAMILY_INVALID, &ip))
                 return FALSE;
         if (!g_ascii_string_to_unsigned(f[5], 10, 0, 65535, &value, NULL))
                 return FALSE;
@@ -1189,7 +960,7 @@ gboolean kiln_portal_is_ice_candidate(const char *text)
                g_str_equal(f[7], "relay");
 }
 
-static void ice_candidates_free(KilnPortalIceCandidates *c)
+void kiln_portal_ice_candidates_free(KilnPortalIceCandidates *c)
 {
         if (!c)
                 return;
@@ -1198,22 +969,22 @@ static void ice_candidates_free(KilnPortalIceCandidates *c)
         g_free(c);
 }
 
-static gboolean parse_ice_candidates(JsonObject *o, const char *peer_key, KilnPortalIceCandidates **ret,
-                                     GError **error)
+gboolean kiln_portal_parse_ice_candidates(JsonObject *o, const char *peer_key, KilnPortalIceCandidates **ret,
+                                          GError **error)
 {
         g_autofree char *peer_id = NULL;
         g_autoptr(GPtrArray) kept = g_ptr_array_new_with_free_func(g_free);
         KilnPortalIceCandidates *c;
         JsonArray *array = NULL;
 
-        if (!get_uuid(o, peer_key, &peer_id, error) ||
-            !get_array(o, "candidates", TRUE, KILN_PORTAL_MAX_LIST, &array, error))
+        if (!kiln_json_get_uuid(o, peer_key, &peer_id, error) ||
+            !kiln_json_get_array(o, "candidates", TRUE, KILN_PORTAL_MAX_LIST, &array, error))
                 return FALSE;
         /* serde_with::VecSkipError: each bad entry is dropped alone. */
-        for (guint i = 0; i < array_len(array); i++) {
+        for (guint i = 0; i < kiln_json_array_len(array); i++) {
                 JsonNode *node = json_array_get_element(array, i);
 
-                if (is_string(node) && kiln_portal_is_ice_candidate(json_node_get_string(node)))
+                if (kiln_json_is_string(node) && kiln_portal_is_ice_candidate(json_node_get_string(node)))
                         g_ptr_array_add(kept, g_strdup(json_node_get_string(node)));
                 else
                         g_debug("ice candidate %u skipped: not an SDP candidate", i);
@@ -1227,29 +998,11 @@ static gboolean parse_ice_candidates(JsonObject *o, const char *peer_key, KilnPo
 
 /* ---- device pools (client-to-client) ---- */
 
-static gboolean get_opt_uuid(JsonObject *o, const char *key, char **ret, GError **error)
-{
-        if (is_null_or_absent(json_object_get_member(o, key))) {
-                *ret = NULL;
-                return TRUE;
-        }
-        return get_uuid(o, key, ret, error);
-}
-
-static gboolean get_opt_ip(JsonObject *o, const char *key, GSocketFamily family, char **ret, GError **error)
-{
-        if (is_null_or_absent(json_object_get_member(o, key))) {
-                *ret = NULL;
-                return TRUE;
-        }
-        return get_ip(o, key, family, ret, error);
-}
-
 static gboolean get_reason(JsonObject *o, KilnPortalPeerEvent *e, GError **error)
 {
         g_autofree char *reason = NULL;
 
-        if (!get_string(o, "reason", &reason, error))
+        if (!kiln_json_get_string(o, "reason", &reason, error))
                 return FALSE;
         e->has_reason = TRUE;
         e->reason = parse_fail_reason(reason);
@@ -1278,32 +1031,34 @@ static gboolean parse_peer_event(JsonObject *o, KilnPortalMessageKind kind, Kiln
 
         switch (kind) {
         case KILN_PORTAL_MESSAGE_CLIENT_ICE_CANDIDATE_ERROR:
-                ok = get_uuid(o, "client_id", &e->client_id, error) && get_reason(o, e, error);
+                ok = kiln_json_get_uuid(o, "client_id", &e->client_id, error) && get_reason(o, e, error);
                 break;
         case KILN_PORTAL_MESSAGE_CLIENT_DEVICE_ACCESS_DENIED:
-                ok = get_opt_uuid(o, "client_id", &e->client_id, error) &&
-                     get_opt_ip(o, "ipv4", G_SOCKET_FAMILY_IPV4, &e->ipv4, error) &&
-                     get_opt_ip(o, "ipv6", G_SOCKET_FAMILY_IPV6, &e->ipv6, error) &&
-                     get_opt_uuid(o, "resource_id", &e->resource_id, error) && get_reason(o, e, error);
+                ok = kiln_json_get_opt_uuid(o, "client_id", &e->client_id, error) &&
+                     kiln_json_get_opt_ip(o, "ipv4", G_SOCKET_FAMILY_IPV4, &e->ipv4, error) &&
+                     kiln_json_get_opt_ip(o, "ipv6", G_SOCKET_FAMILY_IPV6, &e->ipv6, error) &&
+                     kiln_json_get_opt_uuid(o, "resource_id", &e->resource_id, error) &&
+                     get_reason(o, e, error);
                 break;
         case KILN_PORTAL_MESSAGE_RESOURCE_FILTERS_UPDATED:
                 if (!json_object_has_member(o, "filters"))
-                        return fail(error, "\"filters\" is missing");
-                ok = get_uuid(o, "id", &e->resource_id, error) && parse_filters(o, &e->filters, error);
+                        return kiln_json_fail(error, "\"filters\" is missing");
+                ok = kiln_json_get_uuid(o, "id", &e->resource_id, error) &&
+                     kiln_portal_parse_filters(o, &e->filters, error);
                 break;
         case KILN_PORTAL_MESSAGE_REJECT_ACCESS:
-                ok = get_uuid(o, "client_id", &e->client_id, error) &&
-                     get_uuid(o, "resource_id", &e->resource_id, error);
+                ok = kiln_json_get_uuid(o, "client_id", &e->client_id, error) &&
+                     kiln_json_get_uuid(o, "resource_id", &e->resource_id, error);
                 break;
         case KILN_PORTAL_MESSAGE_DEVICE_POOL_DOMAIN_RESOLVED:
-                ok = get_uuid(o, "resource_id", &e->resource_id, error) &&
-                     get_string(o, "domain", &e->domain, error) &&
-                     get_ip(o, "ipv4", G_SOCKET_FAMILY_IPV4, &e->ipv4, error) &&
-                     get_ip(o, "ipv6", G_SOCKET_FAMILY_IPV6, &e->ipv6, error);
+                ok = kiln_json_get_uuid(o, "resource_id", &e->resource_id, error) &&
+                     kiln_json_get_string(o, "domain", &e->domain, error) &&
+                     kiln_json_get_ip(o, "ipv4", G_SOCKET_FAMILY_IPV4, &e->ipv4, error) &&
+                     kiln_json_get_ip(o, "ipv6", G_SOCKET_FAMILY_IPV6, &e->ipv6, error);
                 break;
         case KILN_PORTAL_MESSAGE_DEVICE_POOL_DOMAIN_RESOLUTION_FAILED:
-                ok = get_uuid(o, "resource_id", &e->resource_id, error) &&
-                     get_string(o, "domain", &e->domain, error) && get_reason(o, e, error);
+                ok = kiln_json_get_uuid(o, "resource_id", &e->resource_id, error) &&
+                     kiln_json_get_string(o, "domain", &e->domain, error) && get_reason(o, e, error);
                 break;
         default:
                 g_assert_not_reached();
@@ -1324,9 +1079,9 @@ static void device_access_authorized_free(KilnPortalDeviceAccessAuthorized *a)
         g_free(a->client_ipv6);
         g_free(a->resource_id);
         g_clear_pointer(&a->filters, g_array_unref);
-        ice_credentials_clear(&a->local_ice_credentials);
-        ice_credentials_clear(&a->remote_ice_credentials);
-        ingest_token_clear(&a->ingest_token);
+        kiln_portal_ice_credentials_clear(&a->local_ice_credentials);
+        kiln_portal_ice_credentials_clear(&a->remote_ice_credentials);
+        kiln_portal_ingest_token_clear(&a->ingest_token);
         sodium_memzero(a, sizeof(*a));
         g_free(a);
 }
@@ -1339,38 +1094,41 @@ static gboolean parse_device_access_authorized(JsonObject *o, KilnPortalDeviceAc
         g_autofree char *role = NULL;
         JsonNode *resource = json_object_get_member(o, "resource");
 
-        if (!get_uuid(o, "client_id", &a->client_id, error) ||
-            !get_string(o, "client_name", &a->client_name, error) ||
-            !get_key(o, "client_public_key", a->client_public_key, error) ||
-            !get_ip(o, "client_ipv4", G_SOCKET_FAMILY_IPV4, &a->client_ipv4, error) ||
-            !get_ip(o, "client_ipv6", G_SOCKET_FAMILY_IPV6, &a->client_ipv6, error) ||
-            !get_key(o, "preshared_key", a->preshared_key, error) ||
-            !parse_ice_credentials(o, "local_ice_credentials", &a->local_ice_credentials, error) ||
-            !parse_ice_credentials(o, "remote_ice_credentials", &a->remote_ice_credentials, error) ||
-            !get_string(o, "ice_role", &role, error) ||
-            !get_bool_default(o, "use_iceless", &a->use_iceless, error))
+        if (!kiln_json_get_uuid(o, "client_id", &a->client_id, error) ||
+            !kiln_json_get_string(o, "client_name", &a->client_name, error) ||
+            !kiln_json_get_key(o, "client_public_key", a->client_public_key, error) ||
+            !kiln_json_get_ip(o, "client_ipv4", G_SOCKET_FAMILY_IPV4, &a->client_ipv4, error) ||
+            !kiln_json_get_ip(o, "client_ipv6", G_SOCKET_FAMILY_IPV6, &a->client_ipv6, error) ||
+            !kiln_json_get_key(o, "preshared_key", a->preshared_key, error) ||
+            !kiln_portal_parse_ice_credentials(o, "local_ice_credentials", &a->local_ice_credentials,
+                                               error) ||
+            !kiln_portal_parse_ice_credentials(o, "remote_ice_credentials", &a->remote_ice_credentials,
+                                               error) ||
+            !kiln_json_get_string(o, "ice_role", &role, error) ||
+            !kiln_json_get_bool_default(o, "use_iceless", &a->use_iceless, error))
                 return FALSE;
         if (g_str_equal(role, "controlling"))
                 a->ice_role = KILN_PORTAL_ICE_ROLE_CONTROLLING;
         else if (g_str_equal(role, "controlled"))
                 a->ice_role = KILN_PORTAL_ICE_ROLE_CONTROLLED;
         else
-                return fail(error, "\"ice_role\" \"%s\" is neither controlling nor controlled", role);
-        if (is_null_or_absent(resource)) {
+                return kiln_json_fail(error, "\"ice_role\" \"%s\" is neither controlling nor controlled",
+                                      role);
+        if (kiln_json_is_null_or_absent(resource)) {
                 a->filters = g_array_new(FALSE, FALSE, sizeof(KilnPortalFilter));
         } else {
                 JsonObject *ro = NULL;
 
-                if (!as_object(resource, "\"resource\"", &ro, error) ||
-                    !get_uuid(ro, "id", &a->resource_id, error) || !parse_filters(ro, &a->filters, error)) {
-                        prefix(error, "resource");
+                if (!kiln_json_as_object(resource, "\"resource\"", &ro, error) ||
+                    !kiln_json_get_uuid(ro, "id", &a->resource_id, error) ||
+                    !kiln_portal_parse_filters(ro, &a->filters, error)) {
+                        kiln_json_prefix(error, "resource");
                         return FALSE;
                 }
         }
-        if (!is_null_or_absent(json_object_get_member(o, "expires_at")) &&
-            !get_u64(o, "expires_at", &a->expires_at, error))
+        if (!kiln_json_get_opt_u64(o, "expires_at", &a->expires_at, error))
                 return FALSE;
-        if (!parse_ingest_token(o, &a->ingest_token, error))
+        if (!kiln_portal_parse_ingest_token(o, &a->ingest_token, error))
                 return FALSE;
         *ret = g_steal_pointer(&a);
         return TRUE;
@@ -1378,10 +1136,38 @@ static gboolean parse_device_access_authorized(JsonObject *o, KilnPortalDeviceAc
 
 /* ---- the message ---- */
 
-static const struct {
-        const char *event;
-        KilnPortalMessageKind kind;
-} events[] = {
+const char *kiln_portal_event_name(const KilnPortalEventName *table, gsize n, int kind)
+{
+        for (gsize i = 0; i < n; i++)
+                if (table[i].kind == kind)
+                        return table[i].event;
+        g_assert_not_reached();
+}
+
+gboolean kiln_portal_event_kind(const KilnPortalEventName *table, gsize n, const char *event, int *ret)
+{
+        for (gsize i = 0; i < n; i++)
+                if (g_str_equal(event, table[i].event)) {
+                        *ret = table[i].kind;
+                        return TRUE;
+                }
+        return FALSE;
+}
+
+gboolean kiln_portal_parse_disconnect(JsonObject *o, char **ret, GError **error)
+{
+        g_autofree char *reason = NULL;
+
+        if (!kiln_json_get_string(o, "reason", &reason, error))
+                return FALSE;
+        /* Firezone's DisconnectReason knows only this one; others fail to parse. */
+        if (!g_str_equal(reason, "token_expired"))
+                return kiln_json_fail(error, "disconnect reason \"%s\" is unknown", reason);
+        *ret = g_steal_pointer(&reason);
+        return TRUE;
+}
+
+static const KilnPortalEventName events[] = {
         { "init", KILN_PORTAL_MESSAGE_INIT },
         { "config_changed", KILN_PORTAL_MESSAGE_CONFIG_CHANGED },
         { "resource_created_or_updated", KILN_PORTAL_MESSAGE_RESOURCE_CREATED_OR_UPDATED },
@@ -1408,10 +1194,7 @@ static const struct {
 
 const char *kiln_portal_message_event_name(const KilnPortalMessage *message)
 {
-        for (gsize i = 0; i < G_N_ELEMENTS(events); i++)
-                if (events[i].kind == message->kind)
-                        return events[i].event;
-        g_assert_not_reached();
+        return kiln_portal_event_name(events, G_N_ELEMENTS(events), (int)message->kind);
 }
 
 static void message_clear(KilnPortalMessage *m)
@@ -1421,7 +1204,7 @@ static void message_clear(KilnPortalMessage *m)
                 init_free(m->init);
                 break;
         case KILN_PORTAL_MESSAGE_CONFIG_CHANGED:
-                interface_free(m->interface);
+                kiln_portal_interface_free(m->interface);
                 break;
         case KILN_PORTAL_MESSAGE_RESOURCE_CREATED_OR_UPDATED:
                 resource_free(m->resource);
@@ -1430,11 +1213,7 @@ static void message_clear(KilnPortalMessage *m)
                 g_free(m->resource_id);
                 break;
         case KILN_PORTAL_MESSAGE_RELAYS_PRESENCE:
-                if (m->relays_presence) {
-                        g_ptr_array_unref(m->relays_presence->disconnected_ids);
-                        g_ptr_array_unref(m->relays_presence->connected);
-                        g_free(m->relays_presence);
-                }
+                kiln_portal_relays_presence_free(m->relays_presence);
                 break;
         case KILN_PORTAL_MESSAGE_AUTHORIZATION_CREATED:
                 authorization_created_free(m->authorization_created);
@@ -1450,7 +1229,7 @@ static void message_clear(KilnPortalMessage *m)
         case KILN_PORTAL_MESSAGE_INVALIDATE_ICE_CANDIDATES:
         case KILN_PORTAL_MESSAGE_CLIENT_ICE_CANDIDATES:
         case KILN_PORTAL_MESSAGE_INVALIDATE_CLIENT_ICE_CANDIDATES:
-                ice_candidates_free(m->ice_candidates);
+                kiln_portal_ice_candidates_free(m->ice_candidates);
                 break;
         case KILN_PORTAL_MESSAGE_CLIENT_DEVICE_ACCESS_AUTHORIZED:
                 device_access_authorized_free(m->device_access_authorized);
@@ -1475,16 +1254,17 @@ static gboolean parse_payload(KilnPortalMessage *m, JsonNode *payload, GError **
 
         /* resource_deleted is the only event whose payload is not an object. */
         if (m->kind == KILN_PORTAL_MESSAGE_RESOURCE_DELETED)
-                return node_uuid(payload, "payload", &m->resource_id, error);
-        if (!as_object(payload, "payload", &o, error))
+                return kiln_json_node_uuid(payload, "payload", &m->resource_id, error);
+        if (!kiln_json_as_object(payload, "payload", &o, error))
                 return FALSE;
 
         switch (m->kind) {
         case KILN_PORTAL_MESSAGE_INIT:
                 return parse_init(o, &m->init, error);
         case KILN_PORTAL_MESSAGE_CONFIG_CHANGED:
-                if (!parse_interface(json_object_get_member(o, "interface"), &m->interface, error)) {
-                        prefix(error, "interface");
+                if (!kiln_portal_parse_interface(json_object_get_member(o, "interface"), &m->interface,
+                                                 error)) {
+                        kiln_json_prefix(error, "interface");
                         return FALSE;
                 }
                 return TRUE;
@@ -1493,17 +1273,17 @@ static gboolean parse_payload(KilnPortalMessage *m, JsonNode *payload, GError **
         case KILN_PORTAL_MESSAGE_RESOURCE_DELETED:
                 break;
         case KILN_PORTAL_MESSAGE_RELAYS_PRESENCE:
-                return parse_relays_presence(o, &m->relays_presence, error);
+                return kiln_portal_parse_relays_presence(o, &m->relays_presence, error);
         case KILN_PORTAL_MESSAGE_AUTHORIZATION_CREATED:
                 return parse_authorization_created(o, &m->authorization_created, error);
         case KILN_PORTAL_MESSAGE_AUTHORIZATION_CREATION_FAILED:
                 return parse_authorization_failed(o, &m->authorization_failed, error);
         case KILN_PORTAL_MESSAGE_ICE_CANDIDATES:
         case KILN_PORTAL_MESSAGE_INVALIDATE_ICE_CANDIDATES:
-                return parse_ice_candidates(o, "gateway_id", &m->ice_candidates, error);
+                return kiln_portal_parse_ice_candidates(o, "gateway_id", &m->ice_candidates, error);
         case KILN_PORTAL_MESSAGE_CLIENT_ICE_CANDIDATES:
         case KILN_PORTAL_MESSAGE_INVALIDATE_CLIENT_ICE_CANDIDATES:
-                return parse_ice_candidates(o, "client_id", &m->ice_candidates, error);
+                return kiln_portal_parse_ice_candidates(o, "client_id", &m->ice_candidates, error);
         case KILN_PORTAL_MESSAGE_CLIENT_DEVICE_ACCESS_AUTHORIZED:
                 return parse_device_access_authorized(o, &m->device_access_authorized, error);
         case KILN_PORTAL_MESSAGE_CLIENT_ICE_CANDIDATE_ERROR:
@@ -1513,17 +1293,8 @@ static gboolean parse_payload(KilnPortalMessage *m, JsonNode *payload, GError **
         case KILN_PORTAL_MESSAGE_DEVICE_POOL_DOMAIN_RESOLVED:
         case KILN_PORTAL_MESSAGE_DEVICE_POOL_DOMAIN_RESOLUTION_FAILED:
                 return parse_peer_event(o, m->kind, &m->peer_event, error);
-        case KILN_PORTAL_MESSAGE_DISCONNECT: {
-                g_autofree char *reason = NULL;
-
-                if (!get_string(o, "reason", &reason, error))
-                        return FALSE;
-                /* Firezone's DisconnectReason knows only this one; others fail to parse. */
-                if (!g_str_equal(reason, "token_expired"))
-                        return fail(error, "disconnect reason \"%s\" is unknown", reason);
-                m->disconnect_reason = g_steal_pointer(&reason);
-                return TRUE;
-        }
+        case KILN_PORTAL_MESSAGE_DISCONNECT:
+                return kiln_portal_parse_disconnect(o, &m->disconnect_reason, error);
         }
         return TRUE;
 }
@@ -1532,11 +1303,9 @@ gboolean kiln_portal_message_parse(const char *event, JsonNode *payload, KilnPor
                                    GError **error)
 {
         MessageBox *box;
-        gssize kind = -1;
+        int kind = -1;
 
-        for (gsize i = 0; i < G_N_ELEMENTS(events); i++)
-                if (g_str_equal(event, events[i].event))
-                        kind = events[i].kind;
+        kiln_portal_event_kind(events, G_N_ELEMENTS(events), event, &kind);
         if (g_str_equal(event, "access_authorization_expiry_updated")) {
                 g_set_error_literal(error, KILN_PORTAL_ERROR, KILN_PORTAL_ERROR_UNKNOWN_EVENT,
                                     "event \"access_authorization_expiry_updated\" is obsolete");
@@ -1551,7 +1320,7 @@ gboolean kiln_portal_message_parse(const char *event, JsonNode *payload, KilnPor
         g_atomic_ref_count_init(&box->ref_count);
         box->message.kind = (KilnPortalMessageKind)kind;
         if (!parse_payload(&box->message, payload, error)) {
-                prefix(error, "%s", event);
+                kiln_json_prefix(error, "%s", event);
                 message_clear(&box->message);
                 g_free(box);
                 return FALSE;
@@ -1586,25 +1355,7 @@ G_DEFINE_BOXED_TYPE(KilnPortalMessage, kiln_portal_message, kiln_portal_message_
 
 /* ---- normalized JSON ---- */
 
-static void add_string_or_null(JsonBuilder *b, const char *key, const char *value)
-{
-        json_builder_set_member_name(b, key);
-        if (value)
-                json_builder_add_string_value(b, value);
-        else
-                json_builder_add_null_value(b);
-}
-
-static void add_strings(JsonBuilder *b, const char *key, GPtrArray *strings)
-{
-        json_builder_set_member_name(b, key);
-        json_builder_begin_array(b);
-        for (guint i = 0; strings && i < strings->len; i++)
-                json_builder_add_string_value(b, g_ptr_array_index(strings, i));
-        json_builder_end_array(b);
-}
-
-static void add_filters(JsonBuilder *b, GArray *filters)
+void kiln_portal_add_filters(JsonBuilder *b, GArray *filters)
 {
         static const char *const protocols[] = { "tcp", "udp", "icmp" };
 
@@ -1614,7 +1365,7 @@ static void add_filters(JsonBuilder *b, GArray *filters)
                 const KilnPortalFilter *f = &g_array_index(filters, KilnPortalFilter, i);
 
                 json_builder_begin_object(b);
-                add_string_or_null(b, "protocol", protocols[f->protocol]);
+                kiln_json_add_string_or_null(b, "protocol", protocols[f->protocol]);
                 if (f->protocol != KILN_PORTAL_FILTER_ICMP) {
                         json_builder_set_member_name(b, "port_range_start");
                         json_builder_add_int_value(b, f->port_range_start);
@@ -1631,24 +1382,24 @@ static void add_resource(JsonBuilder *b, const KilnPortalResource *r)
         static const char *const stacks[] = { "dual", "ipv4_only", "ipv6_only" };
 
         json_builder_begin_object(b);
-        add_string_or_null(b, "id", r->id);
-        add_string_or_null(b, "type", kiln_portal_resource_type_to_string(r->type));
-        add_string_or_null(b, "name", r->name);
-        add_string_or_null(b, "address", r->address);
-        add_string_or_null(b, "address_description", r->address_description);
+        kiln_json_add_string_or_null(b, "id", r->id);
+        kiln_json_add_string_or_null(b, "type", kiln_portal_resource_type_to_string(r->type));
+        kiln_json_add_string_or_null(b, "name", r->name);
+        kiln_json_add_string_or_null(b, "address", r->address);
+        kiln_json_add_string_or_null(b, "address_description", r->address_description);
         json_builder_set_member_name(b, "sites");
         json_builder_begin_array(b);
         for (guint i = 0; i < r->sites->len; i++) {
                 const KilnPortalSite *s = g_ptr_array_index(r->sites, i);
 
                 json_builder_begin_object(b);
-                add_string_or_null(b, "id", s->id);
-                add_string_or_null(b, "name", s->name);
+                kiln_json_add_string_or_null(b, "id", s->id);
+                kiln_json_add_string_or_null(b, "name", s->name);
                 json_builder_end_object(b);
         }
         json_builder_end_array(b);
-        add_filters(b, r->filters);
-        add_string_or_null(b, "ip_stack", stacks[r->ip_stack]);
+        kiln_portal_add_filters(b, r->filters);
+        kiln_json_add_string_or_null(b, "ip_stack", stacks[r->ip_stack]);
         if (r->devices) {
                 json_builder_set_member_name(b, "devices");
                 json_builder_begin_array(b);
@@ -1656,9 +1407,9 @@ static void add_resource(JsonBuilder *b, const KilnPortalResource *r)
                         const KilnPortalPoolDevice *d = g_ptr_array_index(r->devices, i);
 
                         json_builder_begin_object(b);
-                        add_string_or_null(b, "client_id", d->client_id);
-                        add_string_or_null(b, "ipv4", d->ipv4);
-                        add_string_or_null(b, "ipv6", d->ipv6);
+                        kiln_json_add_string_or_null(b, "client_id", d->client_id);
+                        kiln_json_add_string_or_null(b, "ipv4", d->ipv4);
+                        kiln_json_add_string_or_null(b, "ipv6", d->ipv6);
                         json_builder_end_object(b);
                 }
                 json_builder_end_array(b);
@@ -1666,20 +1417,20 @@ static void add_resource(JsonBuilder *b, const KilnPortalResource *r)
         json_builder_end_object(b);
 }
 
-static void add_interface(JsonBuilder *b, const KilnPortalInterface *i)
+void kiln_portal_add_interface(JsonBuilder *b, const KilnPortalInterface *i)
 {
         json_builder_set_member_name(b, "interface");
         json_builder_begin_object(b);
-        add_string_or_null(b, "ipv4", i->ipv4);
-        add_string_or_null(b, "ipv6", i->ipv6);
-        add_strings(b, "upstream_do53", i->upstream_do53);
-        add_strings(b, "upstream_doh", i->upstream_doh);
-        add_strings(b, "upstream_dns", i->upstream_dns);
-        add_string_or_null(b, "search_domain", i->search_domain);
+        kiln_json_add_string_or_null(b, "ipv4", i->ipv4);
+        kiln_json_add_string_or_null(b, "ipv6", i->ipv6);
+        kiln_json_add_strings(b, "upstream_do53", i->upstream_do53);
+        kiln_json_add_strings(b, "upstream_doh", i->upstream_doh);
+        kiln_json_add_strings(b, "upstream_dns", i->upstream_dns);
+        kiln_json_add_string_or_null(b, "search_domain", i->search_domain);
         json_builder_end_object(b);
 }
 
-static void add_relays(JsonBuilder *b, const char *key, GPtrArray *relays)
+void kiln_portal_add_relays(JsonBuilder *b, const char *key, GPtrArray *relays)
 {
         json_builder_set_member_name(b, key);
         json_builder_begin_array(b);
@@ -1687,11 +1438,11 @@ static void add_relays(JsonBuilder *b, const char *key, GPtrArray *relays)
                 const KilnPortalRelay *r = g_ptr_array_index(relays, i);
 
                 json_builder_begin_object(b);
-                add_string_or_null(b, "type", "turn");
-                add_string_or_null(b, "id", r->id);
-                add_string_or_null(b, "addr", r->addr);
-                add_string_or_null(b, "username", r->username);
-                add_string_or_null(b, "password", r->password);
+                kiln_json_add_string_or_null(b, "type", "turn");
+                kiln_json_add_string_or_null(b, "id", r->id);
+                kiln_json_add_string_or_null(b, "addr", r->addr);
+                kiln_json_add_string_or_null(b, "username", r->username);
+                kiln_json_add_string_or_null(b, "password", r->password);
                 json_builder_set_member_name(b, "expires_at");
                 json_builder_add_int_value(b, r->expires_at);
                 json_builder_end_object(b);
@@ -1699,23 +1450,23 @@ static void add_relays(JsonBuilder *b, const char *key, GPtrArray *relays)
         json_builder_end_array(b);
 }
 
-static void add_ice_credentials(JsonBuilder *b, const char *key, const KilnPortalIceCredentials *c)
+void kiln_portal_add_ice_credentials(JsonBuilder *b, const char *key, const KilnPortalIceCredentials *c)
 {
         json_builder_set_member_name(b, key);
         json_builder_begin_object(b);
-        add_string_or_null(b, "username", c->username);
-        add_string_or_null(b, "password", c->password);
+        kiln_json_add_string_or_null(b, "username", c->username);
+        kiln_json_add_string_or_null(b, "password", c->password);
         json_builder_end_object(b);
 }
 
-static void add_ingest_token(JsonBuilder *b, const KilnPortalIngestToken *t)
+void kiln_portal_add_ingest_token(JsonBuilder *b, const KilnPortalIngestToken *t)
 {
         json_builder_set_member_name(b, "flow_logs_ingest_token");
         json_builder_begin_object(b);
-        add_string_or_null(b, "role", t->role);
+        kiln_json_add_string_or_null(b, "role", t->role);
         json_builder_set_member_name(b, "uploads_enabled");
         json_builder_add_boolean_value(b, t->uploads_enabled);
-        add_string_or_null(b, "resource_id", t->resource_id);
+        kiln_json_add_string_or_null(b, "resource_id", t->resource_id);
         json_builder_set_member_name(b, "exp");
         json_builder_add_int_value(b, (gint64)t->exp);
         json_builder_end_object(b);
@@ -1725,67 +1476,96 @@ static void add_device_access_authorized(JsonBuilder *b, const KilnPortalDeviceA
 {
         char key[WG_KEY_LEN_BASE64];
 
-        add_string_or_null(b, "client_id", a->client_id);
-        add_string_or_null(b, "client_name", a->client_name);
+        kiln_json_add_string_or_null(b, "client_id", a->client_id);
+        kiln_json_add_string_or_null(b, "client_name", a->client_name);
         key_to_base64(key, a->client_public_key);
-        add_string_or_null(b, "client_public_key", key);
-        add_string_or_null(b, "client_ipv4", a->client_ipv4);
-        add_string_or_null(b, "client_ipv6", a->client_ipv6);
+        kiln_json_add_string_or_null(b, "client_public_key", key);
+        kiln_json_add_string_or_null(b, "client_ipv4", a->client_ipv4);
+        kiln_json_add_string_or_null(b, "client_ipv6", a->client_ipv6);
         json_builder_set_member_name(b, "preshared_key_bytes");
         json_builder_add_int_value(b, WG_KEY_LEN);
-        add_ice_credentials(b, "local_ice_credentials", &a->local_ice_credentials);
-        add_ice_credentials(b, "remote_ice_credentials", &a->remote_ice_credentials);
-        add_string_or_null(b, "ice_role",
-                           a->ice_role == KILN_PORTAL_ICE_ROLE_CONTROLLING ? "controlling" : "controlled");
+        kiln_portal_add_ice_credentials(b, "local_ice_credentials", &a->local_ice_credentials);
+        kiln_portal_add_ice_credentials(b, "remote_ice_credentials", &a->remote_ice_credentials);
+        kiln_json_add_string_or_null(
+            b, "ice_role", a->ice_role == KILN_PORTAL_ICE_ROLE_CONTROLLING ? "controlling" : "controlled");
         json_builder_set_member_name(b, "use_iceless");
         json_builder_add_boolean_value(b, a->use_iceless);
-        add_string_or_null(b, "resource_id", a->resource_id);
-        add_filters(b, a->filters);
+        kiln_json_add_string_or_null(b, "resource_id", a->resource_id);
+        kiln_portal_add_filters(b, a->filters);
         json_builder_set_member_name(b, "expires_at");
         if (a->expires_at)
                 json_builder_add_int_value(b, (gint64)a->expires_at);
         else
                 json_builder_add_null_value(b);
-        add_ingest_token(b, &a->ingest_token);
+        kiln_portal_add_ingest_token(b, &a->ingest_token);
 }
 
 static void add_peer_event(JsonBuilder *b, const KilnPortalPeerEvent *e)
 {
         if (e->client_id)
-                add_string_or_null(b, "client_id", e->client_id);
+                kiln_json_add_string_or_null(b, "client_id", e->client_id);
         if (e->resource_id)
-                add_string_or_null(b, "resource_id", e->resource_id);
+                kiln_json_add_string_or_null(b, "resource_id", e->resource_id);
         if (e->domain)
-                add_string_or_null(b, "domain", e->domain);
+                kiln_json_add_string_or_null(b, "domain", e->domain);
         if (e->ipv4)
-                add_string_or_null(b, "ipv4", e->ipv4);
+                kiln_json_add_string_or_null(b, "ipv4", e->ipv4);
         if (e->ipv6)
-                add_string_or_null(b, "ipv6", e->ipv6);
+                kiln_json_add_string_or_null(b, "ipv6", e->ipv6);
         if (e->has_reason)
-                add_string_or_null(b, "reason", kiln_portal_fail_reason_to_string(e->reason));
+                kiln_json_add_string_or_null(b, "reason", kiln_portal_fail_reason_to_string(e->reason));
         if (e->filters)
-                add_filters(b, e->filters);
+                kiln_portal_add_filters(b, e->filters);
 }
 
 static void add_authorization_created(JsonBuilder *b, const KilnPortalAuthorizationCreated *a)
 {
         char key[WG_KEY_LEN_BASE64];
 
-        add_string_or_null(b, "resource_id", a->resource_id);
-        add_string_or_null(b, "gateway_id", a->gateway_id);
+        kiln_json_add_string_or_null(b, "resource_id", a->resource_id);
+        kiln_json_add_string_or_null(b, "gateway_id", a->gateway_id);
         key_to_base64(key, a->gateway_public_key);
-        add_string_or_null(b, "gateway_public_key", key);
-        add_string_or_null(b, "gateway_ipv4", a->gateway_ipv4);
-        add_string_or_null(b, "gateway_ipv6", a->gateway_ipv6);
-        add_string_or_null(b, "site_id", a->site_id);
+        kiln_json_add_string_or_null(b, "gateway_public_key", key);
+        kiln_json_add_string_or_null(b, "gateway_ipv4", a->gateway_ipv4);
+        kiln_json_add_string_or_null(b, "gateway_ipv6", a->gateway_ipv6);
+        kiln_json_add_string_or_null(b, "site_id", a->site_id);
         /* The PSK is a secret: say that a valid one arrived, never what it is. */
         json_builder_set_member_name(b, "preshared_key_bytes");
         json_builder_add_int_value(b, WG_KEY_LEN);
-        add_ice_credentials(b, "client_ice_credentials", &a->client_ice_credentials);
-        add_ice_credentials(b, "gateway_ice_credentials", &a->gateway_ice_credentials);
+        kiln_portal_add_ice_credentials(b, "client_ice_credentials", &a->client_ice_credentials);
+        kiln_portal_add_ice_credentials(b, "gateway_ice_credentials", &a->gateway_ice_credentials);
         json_builder_set_member_name(b, "use_iceless");
         json_builder_add_boolean_value(b, a->use_iceless);
-        add_ingest_token(b, &a->ingest_token);
+        kiln_portal_add_ingest_token(b, &a->ingest_token);
+}
+
+void kiln_portal_add_authorizations(JsonBuilder *b, GPtrArray *authorizations)
+{
+        json_builder_set_member_name(b, "authorizations");
+        json_builder_begin_array(b);
+        for (guint i = 0; i < authorizations->len; i++) {
+                const KilnPortalAuthorization *a = g_ptr_array_index(authorizations, i);
+
+                json_builder_begin_object(b);
+                kiln_json_add_string_or_null(b, "client_id", a->client_id);
+                kiln_json_add_string_or_null(b, "resource_id", a->resource_id);
+                json_builder_set_member_name(b, "expires_at");
+                json_builder_add_int_value(b, (gint64)a->expires_at);
+                json_builder_end_object(b);
+        }
+        json_builder_end_array(b);
+}
+
+void kiln_portal_add_flow_logs(JsonBuilder *b, const KilnPortalFlowLogs *f)
+{
+        json_builder_set_member_name(b, "flow_logs");
+        json_builder_begin_object(b);
+        kiln_json_add_string_or_null(b, "api_url", f->api_url);
+        json_builder_set_member_name(b, "upload_interval_secs");
+        json_builder_add_int_value(b, (gint64)f->upload_interval_secs);
+        json_builder_set_member_name(b, "upload_batch_size");
+        json_builder_add_int_value(b, (gint64)f->upload_batch_size);
+        json_builder_end_object(b);
 }
 
 JsonNode *kiln_portal_message_to_json(const KilnPortalMessage *m)
@@ -1793,59 +1573,40 @@ JsonNode *kiln_portal_message_to_json(const KilnPortalMessage *m)
         g_autoptr(JsonBuilder) b = json_builder_new();
 
         json_builder_begin_object(b);
-        add_string_or_null(b, "event", kiln_portal_message_event_name(m));
+        kiln_json_add_string_or_null(b, "event", kiln_portal_message_event_name(m));
         switch (m->kind) {
         case KILN_PORTAL_MESSAGE_INIT:
-                add_interface(b, m->init->interface);
+                kiln_portal_add_interface(b, m->init->interface);
                 json_builder_set_member_name(b, "resources");
                 json_builder_begin_array(b);
                 for (guint i = 0; i < m->init->resources->len; i++)
                         add_resource(b, g_ptr_array_index(m->init->resources, i));
                 json_builder_end_array(b);
-                add_relays(b, "relays", m->init->relays);
-                json_builder_set_member_name(b, "authorizations");
-                json_builder_begin_array(b);
-                for (guint i = 0; i < m->init->authorizations->len; i++) {
-                        const KilnPortalAuthorization *a = g_ptr_array_index(m->init->authorizations, i);
-
-                        json_builder_begin_object(b);
-                        add_string_or_null(b, "client_id", a->client_id);
-                        add_string_or_null(b, "resource_id", a->resource_id);
-                        json_builder_set_member_name(b, "expires_at");
-                        json_builder_add_int_value(b, (gint64)a->expires_at);
-                        json_builder_end_object(b);
-                }
-                json_builder_end_array(b);
-                json_builder_set_member_name(b, "flow_logs");
-                json_builder_begin_object(b);
-                add_string_or_null(b, "api_url", m->init->flow_logs.api_url);
-                json_builder_set_member_name(b, "upload_interval_secs");
-                json_builder_add_int_value(b, (gint64)m->init->flow_logs.upload_interval_secs);
-                json_builder_set_member_name(b, "upload_batch_size");
-                json_builder_add_int_value(b, (gint64)m->init->flow_logs.upload_batch_size);
-                json_builder_end_object(b);
+                kiln_portal_add_relays(b, "relays", m->init->relays);
+                kiln_portal_add_authorizations(b, m->init->authorizations);
+                kiln_portal_add_flow_logs(b, &m->init->flow_logs);
                 break;
         case KILN_PORTAL_MESSAGE_CONFIG_CHANGED:
-                add_interface(b, m->interface);
+                kiln_portal_add_interface(b, m->interface);
                 break;
         case KILN_PORTAL_MESSAGE_RESOURCE_CREATED_OR_UPDATED:
                 json_builder_set_member_name(b, "resource");
                 add_resource(b, m->resource);
                 break;
         case KILN_PORTAL_MESSAGE_RESOURCE_DELETED:
-                add_string_or_null(b, "resource_id", m->resource_id);
+                kiln_json_add_string_or_null(b, "resource_id", m->resource_id);
                 break;
         case KILN_PORTAL_MESSAGE_RELAYS_PRESENCE:
-                add_strings(b, "disconnected_ids", m->relays_presence->disconnected_ids);
-                add_relays(b, "connected", m->relays_presence->connected);
+                kiln_json_add_strings(b, "disconnected_ids", m->relays_presence->disconnected_ids);
+                kiln_portal_add_relays(b, "connected", m->relays_presence->connected);
                 break;
         case KILN_PORTAL_MESSAGE_AUTHORIZATION_CREATED:
                 add_authorization_created(b, m->authorization_created);
                 break;
         case KILN_PORTAL_MESSAGE_AUTHORIZATION_CREATION_FAILED:
-                add_string_or_null(b, "resource_id", m->authorization_failed->resource_id);
-                add_string_or_null(b, "reason",
-                                   kiln_portal_fail_reason_to_string(m->authorization_failed->reason));
+                kiln_json_add_string_or_null(b, "resource_id", m->authorization_failed->resource_id);
+                kiln_json_add_string_or_null(
+                    b, "reason", kiln_portal_fail_reason_to_string(m->authorization_failed->reason));
                 json_builder_set_member_name(b, "violated_properties");
                 json_builder_begin_array(b);
                 for (guint i = 0; i < m->authorization_failed->violated_properties->len; i++)
@@ -1856,13 +1617,13 @@ JsonNode *kiln_portal_message_to_json(const KilnPortalMessage *m)
                 break;
         case KILN_PORTAL_MESSAGE_ICE_CANDIDATES:
         case KILN_PORTAL_MESSAGE_INVALIDATE_ICE_CANDIDATES:
-                add_string_or_null(b, "gateway_id", m->ice_candidates->peer_id);
-                add_strings(b, "candidates", m->ice_candidates->candidates);
+                kiln_json_add_string_or_null(b, "gateway_id", m->ice_candidates->peer_id);
+                kiln_json_add_strings(b, "candidates", m->ice_candidates->candidates);
                 break;
         case KILN_PORTAL_MESSAGE_CLIENT_ICE_CANDIDATES:
         case KILN_PORTAL_MESSAGE_INVALIDATE_CLIENT_ICE_CANDIDATES:
-                add_string_or_null(b, "client_id", m->ice_candidates->peer_id);
-                add_strings(b, "candidates", m->ice_candidates->candidates);
+                kiln_json_add_string_or_null(b, "client_id", m->ice_candidates->peer_id);
+                kiln_json_add_strings(b, "candidates", m->ice_candidates->candidates);
                 break;
         case KILN_PORTAL_MESSAGE_CLIENT_DEVICE_ACCESS_AUTHORIZED:
                 add_device_access_authorized(b, m->device_access_authorized);
@@ -1876,7 +1637,7 @@ JsonNode *kiln_portal_message_to_json(const KilnPortalMessage *m)
                 add_peer_event(b, m->peer_event);
                 break;
         case KILN_PORTAL_MESSAGE_DISCONNECT:
-                add_string_or_null(b, "reason", m->disconnect_reason);
+                kiln_json_add_string_or_null(b, "reason", m->disconnect_reason);
                 break;
         }
         json_builder_end_object(b);
@@ -1904,14 +1665,15 @@ JsonNode *kiln_portal_build_request_authorization(const char *resource_id,
         g_autofree char *v4 = NULL, *v6 = NULL;
 
         if (!kiln_portal_is_uuid(resource_id))
-                return fail(error, "resource id is not a UUID"), NULL;
+                return kiln_json_fail(error, "resource id is not a UUID"), NULL;
         if (ipv4 && ipv6)
-                return fail(error, "give ipv4 or ipv6, not both (the portal answers ambiguous_address)"),
+                return kiln_json_fail(error,
+                                      "give ipv4 or ipv6, not both (the portal answers ambiguous_address)"),
                        NULL;
-        if (ipv4 && !parse_ip(ipv4, G_SOCKET_FAMILY_IPV4, &v4))
-                return fail(error, "ipv4 is not an IPv4 address"), NULL;
-        if (ipv6 && !parse_ip(ipv6, G_SOCKET_FAMILY_IPV6, &v6))
-                return fail(error, "ipv6 is not an IPv6 address"), NULL;
+        if (ipv4 && !kiln_json_parse_ip(ipv4, G_SOCKET_FAMILY_IPV4, &v4))
+                return kiln_json_fail(error, "ipv4 is not an IPv4 address"), NULL;
+        if (ipv6 && !kiln_json_parse_ip(ipv6, G_SOCKET_FAMILY_IPV6, &v6))
+                return kiln_json_fail(error, "ipv6 is not an IPv6 address"), NULL;
 
         json_builder_begin_object(b);
         json_builder_set_member_name(b, "resource_id");
@@ -1920,7 +1682,8 @@ JsonNode *kiln_portal_build_request_authorization(const char *resource_id,
         json_builder_begin_array(b);
         for (gsize i = 0; connected_gateway_ids && connected_gateway_ids[i]; i++) {
                 if (!kiln_portal_is_uuid(connected_gateway_ids[i]) || i >= KILN_PORTAL_MAX_LIST)
-                        return fail(error, "connected gateway id %" G_GSIZE_FORMAT " is not a UUID", i),
+                        return kiln_json_fail(error,
+                                              "connected gateway id %" G_GSIZE_FORMAT " is not a UUID", i),
                                NULL;
                 json_builder_add_string_value(b, connected_gateway_ids[i]);
         }
@@ -1937,26 +1700,34 @@ JsonNode *kiln_portal_build_request_authorization(const char *resource_id,
         return json_builder_get_root(b);
 }
 
+gboolean kiln_portal_add_candidates(JsonBuilder *b, const char *const *candidates, GError **error)
+{
+        json_builder_set_member_name(b, "candidates");
+        json_builder_begin_array(b);
+        for (gsize i = 0; candidates && candidates[i]; i++) {
+                if (!kiln_portal_is_ice_candidate(candidates[i]) || i >= KILN_PORTAL_MAX_LIST)
+                        return kiln_json_fail(error, "candidate %" G_GSIZE_FORMAT " is not an SDP candidate",
+                                              i);
+                json_builder_add_string_value(b, candidates[i]);
+        }
+        json_builder_end_array(b);
+        return TRUE;
+}
+
 JsonNode *kiln_portal_build_ice_candidates(const char *peer_key, const char *peer_id,
                                            const char *const *candidates, GError **error)
 {
         g_autoptr(JsonBuilder) b = json_builder_new();
 
         if (!g_str_equal(peer_key, "gateway_id") && !g_str_equal(peer_key, "client_id"))
-                return fail(error, "peer key must be gateway_id or client_id"), NULL;
+                return kiln_json_fail(error, "peer key must be gateway_id or client_id"), NULL;
         if (!kiln_portal_is_uuid(peer_id))
-                return fail(error, "%s is not a UUID", peer_key), NULL;
+                return kiln_json_fail(error, "%s is not a UUID", peer_key), NULL;
         json_builder_begin_object(b);
         json_builder_set_member_name(b, peer_key);
         json_builder_add_string_value(b, peer_id);
-        json_builder_set_member_name(b, "candidates");
-        json_builder_begin_array(b);
-        for (gsize i = 0; candidates && candidates[i]; i++) {
-                if (!kiln_portal_is_ice_candidate(candidates[i]) || i >= KILN_PORTAL_MAX_LIST)
-                        return fail(error, "candidate %" G_GSIZE_FORMAT " is not an SDP candidate", i), NULL;
-                json_builder_add_string_value(b, candidates[i]);
-        }
-        json_builder_end_array(b);
+        if (!kiln_portal_add_candidates(b, candidates, error))
+                return NULL;
         json_builder_end_object(b);
         return json_builder_get_root(b);
 }
@@ -1972,9 +1743,9 @@ JsonNode *kiln_portal_build_resolve_device_pool_domain(const char *resource_id, 
         g_autoptr(JsonBuilder) b = json_builder_new();
 
         if (!kiln_portal_is_uuid(resource_id))
-                return fail(error, "resource id is not a UUID"), NULL;
-        if (!is_domain_name(domain))
-                return fail(error, "domain is not a domain name"), NULL;
+                return kiln_json_fail(error, "resource id is not a UUID"), NULL;
+        if (!kiln_portal_is_domain_name(domain))
+                return kiln_json_fail(error, "domain is not a domain name"), NULL;
         json_builder_begin_object(b);
         json_builder_set_member_name(b, "resource_id");
         json_builder_add_string_value(b, resource_id);

@@ -46,6 +46,7 @@ void kiln_portal_action_free(KilnPortalAction *action)
                 return;
         g_free(action->text);
         kiln_portal_message_unref(action->message);
+        kiln_portal_gateway_message_unref(action->gateway_message);
         g_free(action);
 }
 
@@ -85,6 +86,11 @@ void kiln_portal_session_free(KilnPortalSession *s)
 KilnPortalState kiln_portal_session_get_state(const KilnPortalSession *s)
 {
         return s->state;
+}
+
+static const char *role_topic(const KilnPortalSession *s)
+{
+        return kiln_portal_role_topic(s->config.role);
 }
 
 static KilnPortalAction *push(KilnPortalSession *s, KilnPortalActionKind kind, char *text)
@@ -215,7 +221,7 @@ static void send_frame(KilnPortalSession *s, const char *topic, const char *even
 static void send_join(KilnPortalSession *s, gint64 now)
 {
         s->join_ref = s->next_ref++;
-        push(s, KILN_PORTAL_ACTION_SEND, kiln_phoenix_join_frame(KILN_PORTAL_TOPIC_CLIENT, s->join_ref));
+        push(s, KILN_PORTAL_ACTION_SEND, kiln_phoenix_join_frame(role_topic(s), s->join_ref));
         s->state = KILN_PORTAL_STATE_JOINING;
         s->join_deadline = now + KILN_PORTAL_JOIN_TIMEOUT_US;
 }
@@ -274,12 +280,12 @@ static void joined(KilnPortalSession *s, gint64 now)
         backoff_reset(s, now);
         push(s, KILN_PORTAL_ACTION_JOINED, NULL);
         /* Kiln has no ICE-less path agent, so it advertises iceless: false after every join. */
-        send_frame(s, KILN_PORTAL_TOPIC_CLIENT, KILN_PORTAL_EVENT_SET_SNOWNET_CAPABILITIES, caps);
+        send_frame(s, role_topic(s), KILN_PORTAL_EVENT_SET_SNOWNET_CAPABILITIES, caps);
         for (guint i = 0; i < s->held->len; i++) {
                 HeldMessage *m = g_ptr_array_index(s->held, i);
                 g_autoptr(JsonNode) payload = json_from_string(m->payload, NULL);
 
-                send_frame(s, KILN_PORTAL_TOPIC_CLIENT, m->event, payload);
+                send_frame(s, role_topic(s), m->event, payload);
         }
         g_ptr_array_set_size(s->held, 0);
 }
@@ -301,7 +307,7 @@ static void handle_reply(KilnPortalSession *s, gint64 now, const KilnPhoenixFram
                                 g_array_set_size(s->pending_heartbeats, 0);
                                 break;
                         }
-        } else if (g_str_equal(frame->topic, KILN_PORTAL_TOPIC_CLIENT)) {
+        } else if (g_str_equal(frame->topic, role_topic(s))) {
                 if (s->state == KILN_PORTAL_STATE_JOINING && frame->has_ref && frame->ref == s->join_ref) {
                         if (reply.status == KILN_PHOENIX_REPLY_OK) {
                                 joined(s, now);
@@ -324,6 +330,27 @@ static void handle_reply(KilnPortalSession *s, gint64 now, const KilnPhoenixFram
         kiln_phoenix_reply_clear(&reply);
 }
 
+static void token_expired(KilnPortalSession *s)
+{
+        fatal(s, KILN_PORTAL_FATAL_SIGN_IN_REQUIRED, "the portal ended the session: token expired");
+}
+
+static void handle_gateway_event(KilnPortalSession *s, const KilnPhoenixFrame *frame)
+{
+        g_autoptr(KilnPortalGatewayMessage) message = NULL;
+        g_autoptr(GError) error = NULL;
+
+        if (!kiln_portal_gateway_message_parse(frame->event, frame->payload, &message, &error)) {
+                g_debug("portal: event skipped: %s", error->message);
+                return;
+        }
+        if (message->kind == KILN_PORTAL_GATEWAY_DISCONNECT) {
+                token_expired(s);
+                return;
+        }
+        push(s, KILN_PORTAL_ACTION_MESSAGE, NULL)->gateway_message = g_steal_pointer(&message);
+}
+
 void kiln_portal_session_handle_text(KilnPortalSession *s, gint64 now, const char *text, gsize len)
 {
         g_autoptr(KilnPhoenixFrame) frame = NULL;
@@ -340,7 +367,7 @@ void kiln_portal_session_handle_text(KilnPortalSession *s, gint64 now, const cha
                 handle_reply(s, now, frame);
                 return;
         }
-        if (!g_str_equal(frame->topic, KILN_PORTAL_TOPIC_CLIENT))
+        if (!g_str_equal(frame->topic, role_topic(s)))
                 return;
         if (g_str_equal(frame->event, KILN_PHOENIX_EVENT_ERROR)) {
                 g_debug("portal: phx_error ignored");
@@ -350,13 +377,17 @@ void kiln_portal_session_handle_text(KilnPortalSession *s, gint64 now, const cha
                 hiccup(s, now, "portal closed the channel (phx_close)", FALSE, 0);
                 return;
         }
+        if (s->config.role == KILN_PORTAL_ROLE_GATEWAY) {
+                handle_gateway_event(s, frame);
+                return;
+        }
         if (!kiln_portal_message_parse(frame->event, frame->payload, &message, &error)) {
                 /* Forward compatibility: unknown or unparseable events are skipped, never fatal. */
                 g_debug("portal: event skipped: %s", error->message);
                 return;
         }
         if (message->kind == KILN_PORTAL_MESSAGE_DISCONNECT) {
-                fatal(s, KILN_PORTAL_FATAL_SIGN_IN_REQUIRED, "the portal ended the session: token expired");
+                token_expired(s);
                 return;
         }
         push(s, KILN_PORTAL_ACTION_MESSAGE, NULL)->message = g_steal_pointer(&message);
@@ -402,7 +433,7 @@ gboolean kiln_portal_session_send(KilnPortalSession *s, const char *event, JsonN
         HeldMessage *m;
 
         if (s->state == KILN_PORTAL_STATE_JOINED) {
-                send_frame(s, KILN_PORTAL_TOPIC_CLIENT, event, payload);
+                send_frame(s, role_topic(s), event, payload);
                 return TRUE;
         }
         if (s->state != KILN_PORTAL_STATE_JOINING)

@@ -14,6 +14,8 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
+#include "backend/portal/gateway-messages.h"
+#include "backend/portal/handshake.h"
 #include "backend/portal/messages.h"
 
 G_BEGIN_DECLS
@@ -24,6 +26,8 @@ G_BEGIN_DECLS
 #define KILN_PORTAL_MAX_PENDING_HEARTBEATS 3
 /* The GUI's budget after a first successful join; before it the budget is 15 s. */
 #define KILN_PORTAL_GUI_MAX_PARTITION_US (G_GINT64_CONSTANT(30) * 24 * 3600 * G_USEC_PER_SEC)
+/* The gateway's DEFAULT_MAX_PARTITION_TIME. */
+#define KILN_PORTAL_GATEWAY_MAX_PARTITION_US (G_GINT64_CONSTANT(24) * 3600 * G_USEC_PER_SEC)
 
 typedef enum {
         KILN_PORTAL_STATE_IDLE,       /* not started */
@@ -47,15 +51,16 @@ typedef enum {
         KILN_PORTAL_ACTION_SEND,   /* send `text` as a text frame */
         KILN_PORTAL_ACTION_CLOSE,  /* close (or cancel) the current WebSocket */
         KILN_PORTAL_ACTION_JOINED, /* the channel is joined */
-        KILN_PORTAL_ACTION_MESSAGE, /* a parsed portal event in `message` */
-        KILN_PORTAL_ACTION_HICCUP,  /* a retryable failure: `text` says why, redial in `delay_us` */
-        KILN_PORTAL_ACTION_FATAL,   /* `fatal` and `text`; the session stops */
+        KILN_PORTAL_ACTION_MESSAGE, /* a parsed portal event: `message` (client), `gateway_message` (gateway) */
+        KILN_PORTAL_ACTION_HICCUP, /* a retryable failure: `text` says why, redial in `delay_us` */
+        KILN_PORTAL_ACTION_FATAL,  /* `fatal` and `text`; the session stops */
 } KilnPortalActionKind;
 
 typedef struct {
         KilnPortalActionKind kind;
         char *text;
         KilnPortalMessage *message;
+        KilnPortalGatewayMessage *gateway_message;
         KilnPortalFatal fatal;
         gint64 delay_us;
 } KilnPortalAction;
@@ -64,6 +69,7 @@ void kiln_portal_action_free(KilnPortalAction *action);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(KilnPortalAction, kiln_portal_action_free)
 
 typedef struct {
+        KilnPortalRole role;     /* zero: the client (topic "client"); the gateway joins "gateway" */
         guint32 seed;            /* for the backoff jitter */
         gint64 max_partition_us; /* budget after the first join; 0 = unlimited */
         /* 0 = KILN_PORTAL_HEARTBEAT_INTERVAL_US.  Tests shorten it so that a hung portal is noticed
@@ -102,7 +108,7 @@ void kiln_portal_session_handle_closed(KilnPortalSession *session, gint64 now, c
 void kiln_portal_session_handle_timeout(KilnPortalSession *session, gint64 now);
 
 /*
- * Queues an application message on topic "client".  Sent at once when joined, held until
+ * Queues an application message on the role's topic.  Sent at once when joined, held until
  * the join reply while joining (an identical held message is dropped), and dropped (FALSE)
  * while disconnected: nothing is buffered across reconnects.
  */

@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * kiln-portal-decode: reads one portal → client frame (Phoenix V1 JSON) on stdin and prints,
- * as JSON on stdout, what Kiln's client understood: the event and its normalized payload.
- * A frame the client rejects or skips exits 2 with the reason on stderr.
+ * kiln-portal-decode [--gateway]: reads one portal → client frame (Phoenix V1 JSON) on stdin
+ * and prints, as JSON on stdout, what Kiln's client understood: the event and its normalized
+ * payload.  With --gateway the frame is a portal → gateway frame on topic "gateway".
+ * A frame that is rejected or skipped exits 2 with the reason on stderr.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "backend/portal/gateway-messages.h"
 #include "backend/portal/messages.h"
 #include "backend/portal/phoenix.h"
 
@@ -69,13 +71,17 @@ int main(int argc, char *argv[])
         g_autoptr(GByteArray) input = g_byte_array_new();
         g_autoptr(KilnPhoenixFrame) frame = NULL;
         g_autoptr(KilnPortalMessage) message = NULL;
+        g_autoptr(KilnPortalGatewayMessage) gateway_message = NULL;
+        gboolean gateway = argc == 2 && g_str_equal(argv[1], "--gateway");
+        const char *topic = gateway ? KILN_PORTAL_TOPIC_GATEWAY : KILN_PORTAL_TOPIC_CLIENT;
+        gboolean parsed;
         g_autoptr(JsonNode) out = NULL;
         g_autoptr(GError) error = NULL;
         guint8 buf[65536];
         ssize_t n;
 
-        if (argc > 1) {
-                fprintf(stderr, "usage: %s < frame.json\n", argv[0]);
+        if (argc > 2 || (argc == 2 && !gateway)) {
+                fprintf(stderr, "usage: %s [--gateway] < frame.json\n", argv[0]);
                 return 1;
         }
         while ((n = read(STDIN_FILENO, buf, sizeof(buf))) != 0) {
@@ -99,19 +105,25 @@ int main(int argc, char *argv[])
                 print_json(out);
                 return 0;
         }
-        if (!g_str_equal(frame->topic, KILN_PORTAL_TOPIC_CLIENT)) {
-                g_autofree char *reason = g_strdup_printf("topic \"%s\" is not \"client\"", frame->topic);
+        if (!g_str_equal(frame->topic, topic)) {
+                g_autofree char *reason = g_strdup_printf("topic \"%s\" is not \"%s\"", frame->topic, topic);
 
                 return reject(reason);
         }
-        if (!kiln_portal_message_parse(frame->event, frame->payload, &message, &error)) {
+        if (gateway)
+                parsed = kiln_portal_gateway_message_parse(frame->event, frame->payload, &gateway_message,
+                                                           &error);
+        else
+                parsed = kiln_portal_message_parse(frame->event, frame->payload, &message, &error);
+        if (!parsed) {
                 if (g_error_matches(error, KILN_PORTAL_ERROR, KILN_PORTAL_ERROR_UNKNOWN_EVENT)) {
                         fprintf(stderr, "rejected: %s (skipped)\n", error->message);
                         return 2;
                 }
                 return reject(error->message);
         }
-        out = kiln_portal_message_to_json(message);
+        out = gateway ? kiln_portal_gateway_message_to_json(gateway_message)
+                      : kiln_portal_message_to_json(message);
         print_json(out);
         return 0;
 }

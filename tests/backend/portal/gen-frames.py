@@ -139,6 +139,12 @@ frame("authorization-created-site-id", "authorization_created",
            gateway_public_key="S6REkbStSNMfn8hpLkVxibjR+zz3RO/Gq40TprHJE2U="))
 frame("authorization-created-unknown-claim", "authorization_created",
       dict(AUTH, flow_logs_ingest_token=UNKNOWN_CLAIM_INGEST_TOKEN))
+# Kiln's test portal writes the two timestamps as unix seconds; a boolean is no timestamp.
+frame("authorization-created-unix-timestamps", "authorization_created",
+      dict(AUTH, flow_logs_ingest_token=jwt(dict(MINIMAL_CLAIMS, authorized_at=1782756000,
+                                                 authorization_expires_at=1785434400))))
+frame("authorization-created-bad-timestamp", "authorization_created",
+      dict(AUTH, flow_logs_ingest_token=jwt(dict(MINIMAL_CLAIMS, authorized_at=True))))
 frame("authorization-created-missing-claim", "authorization_created",
       dict(AUTH, flow_logs_ingest_token=MISSING_POLICY_ID_INGEST_TOKEN))
 frame("authorization-created-token-not-jwt", "authorization_created", dict(AUTH, flow_logs_ingest_token="not-a-jwt"))
@@ -240,8 +246,101 @@ frame("not-an-object", None, None, raw='[null,null,"client","init",{}]')
 frame("not-json", None, None, raw='{"topic":"client",')
 frame("wrong-topic", "init", {}, topic="gateway")
 
+# ---- portal → gateway frames (spec §4; Firezone's messages/gateway.rs vectors, hand-written) ----
+gateway_frames = {}
+
+def gframe(name, event, payload, topic="gateway", raw=None):
+    gateway_frames[name] = raw if raw is not None else json.dumps(
+        {"event": event, "ref": None, "topic": topic, "payload": payload}, indent=1)
+
+GW_RELAY = {"type": "turn", "id": "0a133356-7a9e-4b9a-b413-0d95a5720fd8", "addr": "172.28.0.101:3478",
+            "username": "2145916800:ZQHcVGkdnfgGmcP1", "password": "ZWYiBeFHOJyYq0mcwAXjRpcuXIVJpZaS",
+            "expires_at": 2145916800}
+GW_RELAY_V6 = dict(GW_RELAY, addr="[::1]:3478")
+GW_INIT = {"interface": {"ipv4": "100.115.164.78", "ipv6": "fd00:2021:1111::2c:f6ab"},
+           "config": {"ipv4_masquerade_enabled": True, "ipv6_masquerade_enabled": True},
+           "relays": [GW_RELAY, GW_RELAY_V6], "account_slug": "firezone",
+           "authorizations": [{"client_id": "3b8a1d6c-5f3e-4b53-9d0e-22c0e3f5d0a1",
+                               "resource_id": "ea6570d1-47c7-49d2-9dc3-efff1c0c9e0b", "expires_at": 1785434400}],
+           "flow_logs": FLOW_LOGS}
+gframe("init", "init", GW_INIT)
+gframe("init-minimal", "init", {k: v for k, v in GW_INIT.items() if k in ("interface", "config", "flow_logs")})
+gframe("init-missing-config", "init", {k: v for k, v in GW_INIT.items() if k != "config"})
+gframe("init-missing-flow-logs", "init", {k: v for k, v in GW_INIT.items() if k != "flow_logs"})
+gframe("init-masquerade-not-bool", "init", dict(GW_INIT, config={"ipv4_masquerade_enabled": "yes",
+                                                                  "ipv6_masquerade_enabled": True}))
+gframe("init-bad-authorization", "init", dict(GW_INIT, authorizations=[{"client_id": "nope",
+        "resource_id": "ea6570d1-47c7-49d2-9dc3-efff1c0c9e0b", "expires_at": 1}]))
+
+RESPONDER_TOKEN = jwt(dict(MINIMAL_CLAIMS, role="responder"))
+GW_CLIENT = {"id": "3b8a1d6c-5f3e-4b53-9d0e-22c0e3f5d0a1", "public_key": "S6REkbStSNMfn8hpLkVxibjR+zz3RO/Gq40TprHJE2U=",
+             "preshared_key": "sMdtUOVHkcUdDqnZvA55kYj3ADjI4MTsnSBwLoxDLR8=", "ipv4": "100.93.81.151",
+             "ipv6": "fd00:2021:1111::a:bd8d", "version": "1.5.17", "device_serial": None,
+             "device_os_name": "Debian", "device_os_version": "12", "device_uuid": None,
+             "firebase_installation_id": None, "identifier_for_vendor": None}
+GW_DNS = {"id": "ea6570d1-47c7-49d2-9dc3-efff1c0c9e0b", "type": "dns", "address": "?.httpbin", "name": "httpbin",
+          "filters": [{"protocol": "tcp", "port_range_start": 80, "port_range_end": 80},
+                      {"protocol": "udp", "port_range_start": 53, "port_range_end": 53}, {"protocol": "icmp"}]}
+GW_CIDR = {"id": "73037362-715d-4a83-a749-f18eadd970e6", "type": "cidr", "address": "172.172.0.0/16",
+           "name": "172.172.0.0/16", "filters": [{"protocol": "tcp"}, {"protocol": "udp", "port_range_start": 1000}]}
+GW_INTERNET = {"id": "1106047c-cd5d-4151-b679-96b93da7383b", "type": "internet", "filters": []}
+CREATE = {"ref": "SFMyNTY.g2gDaAJtAAAAJGMzYTE0YTdlLTdmYTQtNGU5Ni05NTQ0LTRmY2MxNmZkNzFlYm0AAAAkMzM4MzI3OTYtZDRiNS00YjVjLWI0ZDUtYzk0MjE4NmY3YzFmbgYAkPVoIJoBYgABUYA.8tKHYX0tuhj_mxKcLcg4jXYzc5UVDd-NWHmR_QjqJ6I",
+          "resource": GW_DNS, "client": GW_CLIENT,
+          "client_ice_credentials": {"username": "resc", "password": "rqi3ibvfikfaxj3wgp7muh"},
+          "gateway_ice_credentials": {"username": "jbi4", "password": "a6oeevhlutevykcifd5r2a"},
+          "expires_at": 1785434400, "use_iceless": False, "flow_logs_ingest_token": RESPONDER_TOKEN,
+          "subject": {"actor_id": "24eb631e-c529-4182-a746-d99ee66f7426", "actor_name": "Jane Doe",
+                      "actor_email": "jane@mycorp.com", "auth_provider_id": "f95ef1a5-b76b-4d59-9b4b-6b0c2d47e128"}}
+gframe("create-authorization", "create_authorization", CREATE)
+gframe("create-authorization-cidr-null-expiry", "create_authorization", dict(CREATE, resource=GW_CIDR, expires_at=None))
+gframe("create-authorization-internet", "create_authorization", dict(CREATE, resource=GW_INTERNET, use_iceless=True))
+gframe("create-authorization-requires-ingest-token", "create_authorization",
+       {k: v for k, v in CREATE.items() if k != "flow_logs_ingest_token"})
+gframe("create-authorization-short-key", "create_authorization",
+       dict(CREATE, client=dict(GW_CLIENT, public_key="S6REkbStSNMfn8hpLkVxibjR+zz3RO/Gq40TprHJE2")))
+gframe("create-authorization-short-psk", "create_authorization",
+       dict(CREATE, client=dict(GW_CLIENT, preshared_key="c2hvcnQ=")))
+gframe("create-authorization-unknown-resource-type", "create_authorization",
+       dict(CREATE, resource=dict(GW_DNS, type="static_device_pool")))
+gframe("create-authorization-empty-ref", "create_authorization", dict(CREATE, ref=""))
+gframe("create-authorization-bad-filter", "create_authorization",
+       dict(CREATE, resource=dict(GW_DNS, filters=[{"protocol": "sctp"}])))
+gframe("create-authorization-host-bits", "create_authorization",
+       dict(CREATE, resource=dict(GW_CIDR, address="172.172.0.1/16")))
+gframe("create-authorization-client-ipv4-is-v6", "create_authorization",
+       dict(CREATE, client=dict(GW_CLIENT, ipv4="fd00::1")))
+gframe("ice-candidates", "ice_candidates", {"client_id": "3b8a1d6c-5f3e-4b53-9d0e-22c0e3f5d0a1", "candidates": [
+    "candidate:7031633958891736544 1 udp 50331391 35.244.108.190 53909 typ relay",
+    "candidate:not a candidate", 42,
+    "candidate:2 1 udp 2130706431 172.28.0.100 52625 typ host"]})
+gframe("invalidate-ice-candidates", "invalidate_ice_candidates", {"client_id": "3b8a1d6c-5f3e-4b53-9d0e-22c0e3f5d0a1",
+       "candidates": ["candidate:2 1 udp 2130706431 172.28.0.100 52625 typ host"]})
+gframe("ice-candidates-missing-client", "ice_candidates", {"candidates": []})
+gframe("reject-access", "reject_access", {"client_id": "3b8a1d6c-5f3e-4b53-9d0e-22c0e3f5d0a1",
+       "resource_id": "ea6570d1-47c7-49d2-9dc3-efff1c0c9e0b"})
+gframe("reject-access-bad-uuid", "reject_access", {"client_id": "3b8a1d6c", "resource_id": "ea6570d1-47c7-49d2-9dc3-efff1c0c9e0b"})
+gframe("resource-updated", "resource_updated", GW_DNS)
+gframe("resource-updated-cidr", "resource_updated", GW_CIDR)
+gframe("resource-updated-internet", "resource_updated", GW_INTERNET)
+gframe("resource-updated-unknown-type", "resource_updated", dict(GW_DNS, type="dynamic_device_pool"))
+gframe("resource-updated-port-out-of-range", "resource_updated",
+       dict(GW_DNS, filters=[{"protocol": "tcp", "port_range_start": 80, "port_range_end": 70000}]))
+gframe("relays-presence", "relays_presence", {"disconnected_ids": ["e95f9517-2152-4677-a16a-fbb2687050a3"],
+       "connected": [GW_RELAY]})
+gframe("disconnect", "disconnect", {"reason": "token_expired"})
+gframe("disconnect-other-reason", "disconnect", {"reason": "certificate_revoked"})
+gframe("authorize-flow-v1", "authorize_flow", CREATE)
+gframe("allow-access-legacy", "allow_access", {"ref": "x"})
+gframe("access-authorization-expiry-updated", "access_authorization_expiry_updated", {})
+gframe("unknown-event", "brand_new_event", {})
+gframe("client-topic", "init", GW_INIT, topic="client")
+
 os.makedirs(out, exist_ok=True)
 for name, text in frames.items():
     with open(os.path.join(out, name + ".json"), "w") as f:
         f.write(text + "\n")
-print(f"{len(frames)} frames; TEST_INGEST_TOKEN = {TEST_INGEST_TOKEN}", file=sys.stderr)
+os.makedirs(os.path.join(out, "gateway"), exist_ok=True)
+for name, text in gateway_frames.items():
+    with open(os.path.join(out, "gateway", name + ".json"), "w") as f:
+        f.write(text + "\n")
+print(f"{len(frames)} + {len(gateway_frames)} gateway frames; TEST_INGEST_TOKEN = {TEST_INGEST_TOKEN}", file=sys.stderr)

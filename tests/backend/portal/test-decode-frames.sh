@@ -2,9 +2,12 @@
 # Conformance: feeds every frame under frames/ to kiln-portal-decode and compares, exactly,
 # its stdout with NAME.expected (accepted) or its stderr with NAME.rejected (exit status 2).
 # The frames are the control-plane spec's §3.5 vectors and examples (see gen-frames.py).
+# With --gateway: the portal → gateway frames of spec §4 under frames/gateway/.
 set -u
 decode=$1
+role=${2:-}
 dir=$(dirname "$0")/frames
+[ "$role" = --gateway ] && dir=$dir/gateway
 frames=("$dir"/*.json)
 echo "1..${#frames[@]}"
 n=0
@@ -12,7 +15,7 @@ failed=0
 for frame in "${frames[@]}"; do
         n=$((n + 1))
         name=$(basename "$frame" .json)
-        out=$("$decode" < "$frame" 2>/tmp/kiln-decode-$$.err)
+        out=$("$decode" $role < "$frame" 2>/tmp/kiln-decode-$$.err)
         rc=$?
         err=$(cat /tmp/kiln-decode-$$.err)
         if [ -f "$dir/$name.expected" ]; then
