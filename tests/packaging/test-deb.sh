@@ -257,8 +257,8 @@ for pkg in "${packages[@]}"; do
         status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || echo not-installed)
         [ "$status" = not-installed ] || left+=("dpkg status of $pkg: $status")
         while read -r f; do
-                # Directories other packages share (/usr, /usr/bin …) stay; our own must go.
-                if [ -d "$f" ] && [ ! -L "$f" ]; then
+                # Directories other packages share (/usr, /lib → usr/lib …) stay; our own must go.
+                if [ -d "$f" ]; then
                         case "$f" in
                         /usr/share/doc/"$pkg") left+=("$f") ;;
                         esac
