@@ -6,8 +6,9 @@
 2. Its structure: the GNOME runtime, the sandbox holes the GUI needs and none it must not have,
    every remote source pinned (git: tag + commit; archive: sha256), kiln last, built GUI-only
    with meson options that exist in meson_options.txt.
-3. The GUI-only build the manifest asks for configures, builds and installs from this tree and
-   installs nothing of the root side (kilnd, units, D-Bus system policy).
+3. The GUI-only build the manifest asks for configures, builds and installs from this tree: the
+   app, the tray, the desktop file with the sign-in callback scheme, metainfo and icon, and
+   nothing of the root side (kilnd, units, D-Bus system policy).
 Usage: check-flatpak-manifest.py SOURCE_ROOT
 """
 import json
@@ -103,7 +104,7 @@ def check_structure(manifest, root):
         if kiln.get("buildsystem") != "meson":
             fail("kiln: buildsystem must be meson")
         opts = kiln.get("config-opts", [])
-        for needed in ("-Ddaemons=false", "-Dtests=false"):
+        for needed in ("-Ddaemons=false", "-Dtests=false", "-Dgui=enabled"):
             if needed not in opts:
                 fail(f"kiln: config-opts lacks {needed} (the root side comes from the .deb)")
         known = meson_options(root)
@@ -150,6 +151,16 @@ def check_gui_only_build(root, manifest):
         root_side = [f for f in installed if re.search(r"kilnd|kiln-wg|kiln-gateway|systemd|system\.d|sysusers", f)]
         if root_side:
             fail(f"the GUI-only build installs root-side files: {', '.join(root_side)}")
+        for needed in ("app/bin/kiln", "app/libexec/kiln-tray", "app/share/applications/dev.kiln.Kiln.desktop",
+                       "app/share/metainfo/dev.kiln.Kiln.metainfo.xml",
+                       "app/share/icons/hicolor/scalable/apps/dev.kiln.Kiln.svg"):
+            if needed not in installed:
+                fail(f"the GUI-only build does not install /{needed}")
+        desktop = os.path.join(dest, "app/share/applications/dev.kiln.Kiln.desktop")
+        if os.path.exists(desktop) and not re.search(
+            r"^MimeType=.*x-scheme-handler/firezone-fd0020211111;", open(desktop).read(), re.M
+        ):
+            fail("dev.kiln.Kiln.desktop lacks MimeType=x-scheme-handler/firezone-fd0020211111; (sign-in callbacks)")
         print(f"ok: GUI-only build ({' '.join(opts)}) installs {len(installed)} files, none of the root side")
         for f in installed:
             print(f"    /{f}")

@@ -118,6 +118,13 @@ expected_files() {
                         /usr/share/dbus-1/interfaces/dev.kiln.Tunnel1.xml /usr/share/man/man8/kilnd.8.gz \
                         /usr/share/doc/kilnd/copyright
                 ;;
+        kiln)
+                echo /usr/bin/kiln /usr/libexec/kiln-tray /usr/share/applications/dev.kiln.Kiln.desktop \
+                        /usr/share/metainfo/dev.kiln.Kiln.metainfo.xml \
+                        /usr/share/icons/hicolor/scalable/apps/dev.kiln.Kiln.svg \
+                        /usr/share/locale/de/LC_MESSAGES/kiln.mo /usr/share/man/man1/kiln.1.gz \
+                        /usr/share/doc/kiln/copyright
+                ;;
         kiln-wg)
                 echo /usr/bin/kiln-wg /usr/share/man/man8/kiln-wg.8.gz /usr/share/doc/kiln-wg/copyright
                 ;;
@@ -156,6 +163,18 @@ enabled=/etc/systemd/system/multi-user.target.wants/kilnd.service
 [ "$(readlink "$enabled")" = /lib/systemd/system/kilnd.service ] ||
         fail "kilnd.service is not enabled on install ($enabled)"
 note "kilnd.service enabled: $enabled -> $(readlink "$enabled")"
+
+# The sign-in callback scheme: in the app's desktop file, and registered by the desktop
+# database trigger (desktop-file-utils) when the package was installed.
+scheme=x-scheme-handler/firezone-fd0020211111
+mimecache=/usr/share/applications/mimeinfo.cache
+if [[ " ${packages[*]} " == *" kiln "* ]]; then
+        grep -q "^MimeType=.*$scheme;" /usr/share/applications/dev.kiln.Kiln.desktop ||
+                fail "dev.kiln.Kiln.desktop does not declare $scheme"
+        grep -q "^$scheme=.*dev.kiln.Kiln.desktop" "$mimecache" ||
+                fail "$scheme is not registered in $mimecache after install"
+        note "$scheme handled by dev.kiln.Kiln.desktop ($mimecache)"
+fi
 
 version=$(dpkg-query -W -f='${Version}' kilnd)
 out=$(/usr/libexec/kilnd --version) || fail "/usr/libexec/kilnd --version failed"
@@ -276,6 +295,7 @@ if [ $state_existed -eq 0 ]; then
                 [ -e "$f" ] && left+=("$f")
         done
 fi
+grep -qs "^$scheme=" "$mimecache" && left+=("$scheme in $mimecache")
 [ ${#left[@]} -eq 0 ] || fail "left after purge: ${left[*]}"
 getent group kiln >/dev/null || fail "purge removed the group kiln (Debian keeps system groups)"
 note "purged: no file, unit link or state left; the group kiln is kept (Debian policy)"
