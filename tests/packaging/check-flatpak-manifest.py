@@ -95,8 +95,10 @@ def check_structure(manifest, root):
             fail(f"module {m.get('name')}: no sources")
         for src in m.get("sources", []):
             check_source(m.get("name"), src)
-    # libayatana-appindicator needs libdbusmenu-gtk3, and, through libayatana-indicator, ayatana-ido.
-    order = ["libdbusmenu-gtk3", "ayatana-ido", "libayatana-indicator", "libayatana-appindicator", "kiln"]
+    # libayatana-appindicator needs libdbusmenu-gtk3, and, through libayatana-indicator, ayatana-ido;
+    # kiln links libsodium (the key encodings), which the GNOME runtime does not promise.
+    order = ["libdbusmenu-gtk3", "ayatana-ido", "libayatana-indicator", "libayatana-appindicator", "libsodium",
+             "kiln"]
     if [n for n in names if n in order] != order:
         fail(f"modules must include, in this order: {', '.join(order)} (have {', '.join(map(str, names))})")
     if names and names[-1] == "kiln":
