@@ -32,6 +32,7 @@ done
 
 tmp=$(mktemp -d /tmp/kiln-test-deb.XXXXXX)
 user=kilnpkg$$
+user2=kilnpkx$$
 group_existed=0
 getent group kiln >/dev/null && group_existed=1
 state_existed=0
@@ -54,6 +55,7 @@ cleanup() {
                 fi
         done
         getent passwd "$user" >/dev/null && userdel "$user"
+        getent passwd "$user2" >/dev/null && userdel "$user2"
         # The package keeps the group (checked below); the machine gets back the state it had.
         [ $group_existed -eq 0 ] && getent group kiln >/dev/null && groupdel kiln
         [ $created_policy -eq 1 ] && rm -f "$policy"
@@ -107,6 +109,18 @@ grep -q "kilnd: added user '$user' to the group 'kiln'" "$tmp/install.log" ||
 grep -q "LOG OUT AND LOG IN AGAIN" "$tmp/install.log" || fail "postinst did not ask for a re-login"
 getent group kiln >/dev/null || fail "no group kiln after install (systemd-sysusers)"
 id -nG "$user" | tr ' ' '\n' | grep -qx kiln || fail "$user is not in the group kiln after install"
+
+# The other ways in: pkexec (a software centre) names the user by PKEXEC_UID; with neither
+# variable (root's own shell) nobody is added and the administrator is told how.
+useradd --no-create-home --shell /usr/sbin/nologin "$user2" || fail "useradd $user2"
+out=$(env -u SUDO_USER PKEXEC_UID="$(id -u "$user2")" /var/lib/dpkg/info/kilnd.postinst configure 2>&1) ||
+        fail "kilnd.postinst configure with PKEXEC_UID failed: $out"
+grep -q "added user '$user2' to the group 'kiln'" <<<"$out" || fail "PKEXEC_UID: no banner for $user2: $out"
+id -nG "$user2" | tr ' ' '\n' | grep -qx kiln || fail "PKEXEC_UID: $user2 is not in the group kiln"
+out=$(env -u SUDO_USER -u PKEXEC_UID /var/lib/dpkg/info/kilnd.postinst configure 2>&1) ||
+        fail "kilnd.postinst configure without an installing user failed: $out"
+grep -q "usermod -aG kiln USER" <<<"$out" || fail "without an installing user, postinst gives no hint: $out"
+note "postinst: SUDO_USER and PKEXEC_UID users added with the re-login banner; none: the usermod hint"
 
 # --- contents -----------------------------------------------------------------------------------
 # What each package must install; a new package gets its list here (debian/README.source).
