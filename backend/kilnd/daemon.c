@@ -7,7 +7,6 @@
 
 #include <gio/gunixfdlist.h>
 
-#include "backend/kilnd/device-id-file.h"
 #include "backend/kilnd/validate.h"
 #include "ipc/kiln-tunnel-errors.h"
 
@@ -369,21 +368,13 @@ static void kiln_daemon_init(KilnDaemon *self)
 {
 }
 
-KilnDaemon *kiln_daemon_new(KilnLogger *logger, KilnSession *session, const char *state_dir)
+KilnDaemon *kiln_daemon_new(KilnLogger *logger, KilnSession *session, const char *device_id)
 {
         KilnDaemon *self = g_object_new(KILN_TYPE_DAEMON, NULL);
-        g_autofree char *device_id = NULL;
-        int r;
 
         self->logger = logger;
         self->session = g_object_ref(session);
         self->skeleton = kiln_dbus_tunnel1_skeleton_new();
-
-        r = kilnd_read_device_id(state_dir, &device_id);
-        if (r < 0)
-                kiln_log(logger, r == -ENOENT ? KILN_LOG_INFO : KILN_LOG_WARN, T_DBUS,
-                         "no usable device id file", KILN_LOG_STR("state_dir", state_dir),
-                         KILN_LOG_STR("error", g_strerror(-r)));
 
         kiln_dbus_tunnel1_set_state(self->skeleton,
                                     kiln_session_state_to_string(kiln_session_get_state(session)));
@@ -393,7 +384,7 @@ KilnDaemon *kiln_daemon_new(KilnLogger *logger, KilnSession *session, const char
         kiln_dbus_tunnel1_set_internet_resource_enabled(self->skeleton, FALSE);
         kiln_dbus_tunnel1_set_log_level(self->skeleton,
                                         kiln_log_level_to_string(kiln_logger_get_level(logger)));
-        kiln_dbus_tunnel1_set_device_id(self->skeleton, device_id ? device_id : "");
+        kiln_dbus_tunnel1_set_device_id(self->skeleton, device_id);
         kiln_dbus_tunnel1_set_version(self->skeleton, KILN_VERSION);
 
         g_signal_connect(self->skeleton, "g-authorize-method", G_CALLBACK(log_call), self);

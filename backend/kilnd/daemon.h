@@ -20,8 +20,8 @@
 #define KILN_TYPE_DAEMON        (kiln_daemon_get_type())
 G_DECLARE_FINAL_TYPE(KilnDaemon, kiln_daemon, KILN, DAEMON, GObject)
 
-/* The logger must outlive the daemon.  state_dir holds the device id file. */
-KilnDaemon *kiln_daemon_new(KilnLogger *logger, KilnSession *session, const char *state_dir);
+/* The logger must outlive the daemon.  device_id is what the DeviceId property reports. */
+KilnDaemon *kiln_daemon_new(KilnLogger *logger, KilnSession *session, const char *device_id);
 
 gboolean kiln_daemon_export(KilnDaemon *self, GDBusConnection *connection, GError **error);
 void kiln_daemon_unexport(KilnDaemon *self, GDBusConnection *connection);

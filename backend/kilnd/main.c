@@ -3,7 +3,7 @@
  * kilnd: Kiln's privileged helper.  Serves dev.kiln.Tunnel1 as dev.kiln.Tunnel on the system
  * bus (or a session bus, a bus at an address, or peer-to-peer on a Unix socket), tells systemd
  * READY=1 once the name is owned, and on SIGTERM/SIGINT stops the session, releases the name
- * and exits 0.
+ * and exits 0.  With --headless it runs one session from a token without D-Bus (headless.h).
  */
 #include <errno.h>
 #include <signal.h>
@@ -19,7 +19,10 @@
 
 #include "backend/kilnd/daemon.h"
 #include "backend/kilnd/notify.h"
-#include "backend/kilnd/pending-session.h"
+#include "backend/kilnd/headless.h"
+#include "backend/kilnd/portal-session.h"
+#include "backend/kilnd/validate.h"
+#include "backend/portal/device-id.h"
 #include "backend/log/log.h"
 
 #define T_MAIN              "kilnd"
@@ -253,8 +256,18 @@ int main(int argc, char **argv)
         g_autofree char *log_level = NULL;
         gint64 log_file_size = 4 * 1024 * 1024;
         int log_files = 4;
-        gboolean version = FALSE, quiet = FALSE;
+        g_autofree char *api_url = NULL;
+        g_autofree char *token_file = NULL;
+        gboolean version = FALSE, quiet = FALSE, headless = FALSE, internet_resource = FALSE;
         const GOptionEntry entries[] = {
+                { "headless", 0, 0, G_OPTION_ARG_NONE, &headless,
+                  "Run one session without D-Bus, token from $KILN_TOKEN or --token-file", NULL },
+                { "api-url", 0, 0, G_OPTION_ARG_STRING, &api_url,
+                  "Headless: portal API URL (default " KILN_DEFAULT_API_URL ")", "URL" },
+                { "token-file", 0, 0, G_OPTION_ARG_FILENAME, &token_file,
+                  "Headless: file with the token, mode 0600 or 0400 (else $KILN_TOKEN)", "PATH" },
+                { "activate-internet-resource", 0, 0, G_OPTION_ARG_NONE, &internet_resource,
+                  "Headless: enable the Internet resource", NULL },
                 { "bus", 0, 0, G_OPTION_ARG_STRING, &bus_type,
                   "Bus to serve on: system (default) or session", "system|session" },
                 { "bus-address", 0, 0, G_OPTION_ARG_STRING, &bus_address,
@@ -277,7 +290,10 @@ int main(int argc, char **argv)
         };
         g_autoptr(GOptionContext) context = g_option_context_new("- Kiln's privileged tunnel service");
         g_autoptr(GError) error = NULL;
-        g_autoptr(KilnPendingSession) session = NULL;
+        g_autoptr(KilnPortalBackedSession) session = NULL;
+        g_autofree char *device_id_path = NULL;
+        g_autofree char *device_id = NULL;
+        char *token = NULL;
         KilnLogConfig config = { 0 };
         Kilnd k = { 0 };
         int r;
@@ -299,6 +315,16 @@ int main(int argc, char **argv)
         }
         if (bus_type && strcmp(bus_type, "system") != 0 && strcmp(bus_type, "session") != 0) {
                 fprintf(stderr, "kilnd: --bus must be system or session\n");
+                return 2;
+        }
+        if (headless && (p2p_socket || bus_address || bus_type)) {
+                fprintf(stderr,
+                        "kilnd: --headless runs without D-Bus: drop --bus, --bus-address, --p2p-socket\n");
+                return 2;
+        }
+        if (!headless && (api_url || token_file || internet_resource)) {
+                fprintf(stderr,
+                        "kilnd: --api-url, --token-file and --activate-internet-resource need --headless\n");
                 return 2;
         }
         if ((p2p_socket ? 1 : 0) + (bus_address ? 1 : 0) + (bus_type ? 1 : 0) > 1) {
@@ -344,10 +370,52 @@ int main(int argc, char **argv)
                  KILN_LOG_INT("pid", getpid()), KILN_LOG_STR("log", kiln_logger_get_path(k.logger)),
                  KILN_LOG_STR("level", kiln_log_level_to_string(config.level)));
 
+        device_id_path = g_build_filename(state_dir, "device-id.json", NULL);
+        if (!kiln_device_id_load_or_create(device_id_path, &device_id, &error)) {
+                kiln_log(k.logger, KILN_LOG_ERROR, T_MAIN, "no device id",
+                         KILN_LOG_STR("error", error->message));
+                kiln_logger_free(k.logger);
+                return 1;
+        }
+        session = kiln_portal_backed_session_new(k.logger, device_id);
+        if (headless) {
+                KilnSessionOptions options = {
+                        .api_url = api_url ? api_url : (char *)KILN_DEFAULT_API_URL,
+                        .internet_resource_enabled = internet_resource,
+                        .has_internet_resource_enabled = TRUE,
+                };
+                const char *env_token = g_getenv("KILN_TOKEN");
+
+                /* Firezone's order: the environment first, then the file. */
+                if (env_token && *env_token) {
+                        token = sodium_malloc(strlen(env_token) + 1);
+                        if (token)
+                                memcpy(token, env_token, strlen(env_token) + 1);
+                        g_unsetenv("KILN_TOKEN");
+                } else if (token_file) {
+                        token = kilnd_read_token_file(token_file, &error);
+                } else {
+                        g_set_error_literal(&error, G_FILE_ERROR, G_FILE_ERROR_NOENT,
+                                            "no token: set KILN_TOKEN or pass --token-file");
+                }
+                if (token &&
+                    (!kiln_validate_url(options.api_url, &error) || !kiln_validate_token(token, &error)))
+                        g_clear_pointer(&token, kilnd_token_free);
+                if (!token) {
+                        fprintf(stderr, "kilnd: %s\n",
+                                error ? error->message : "out of locked memory for the token");
+                        kiln_logger_free(k.logger);
+                        return 2;
+                }
+                r = kilnd_run_headless(k.logger, KILN_SESSION(session), token, &options);
+                kilnd_token_free(token);
+                g_clear_object(&session);
+                kiln_logger_free(k.logger);
+                return r;
+        }
+
         k.loop = g_main_loop_new(NULL, FALSE);
-        /* Merge point: the portal-backed KilnSession replaces the pending one here. */
-        session = kiln_pending_session_new();
-        k.daemon = kiln_daemon_new(k.logger, KILN_SESSION(session), state_dir);
+        k.daemon = kiln_daemon_new(k.logger, KILN_SESSION(session), device_id);
         g_unix_signal_add(SIGTERM, on_sigterm, &k);
         g_unix_signal_add(SIGINT, on_sigint, &k);
 

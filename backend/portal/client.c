@@ -18,6 +18,7 @@ struct _KilnPortalClient {
         char *user_agent;
         uint8_t public_key[WG_KEY_LEN];
 
+        KilnPortalSessionConfig config;
         KilnPortalSession *session;
         SoupSession *soup;
         GCancellable *cancellable; /* the dial in flight */
@@ -311,8 +312,20 @@ KilnPortalClient *kiln_portal_client_new(const KilnPortalLoginParams *params, co
         self->authorization = kiln_portal_authorization_header(token);
         self->user_agent = kiln_portal_user_agent_for_host();
         memcpy(self->public_key, public_key, WG_KEY_LEN);
+        self->config = config;
         self->session = kiln_portal_session_new(&config);
         return g_steal_pointer(&self);
+}
+
+void kiln_portal_client_set_heartbeat_interval(KilnPortalClient *self, guint interval_ms)
+{
+        KilnPortalSessionConfig config = self->config;
+
+        g_return_if_fail(kiln_portal_session_get_state(self->session) == KILN_PORTAL_STATE_IDLE);
+        config.heartbeat_interval_us = (gint64)interval_ms * 1000;
+        kiln_portal_session_free(self->session);
+        self->config = config;
+        self->session = kiln_portal_session_new(&config);
 }
 
 void kiln_portal_client_start(KilnPortalClient *self)

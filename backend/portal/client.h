@@ -39,6 +39,10 @@ G_DECLARE_FINAL_TYPE(KilnPortalClient, kiln_portal_client, KILN, PORTAL_CLIENT, 
 KilnPortalClient *kiln_portal_client_new(const KilnPortalLoginParams *params, const char *token,
                                          const uint8_t public_key[static WG_KEY_LEN], GError **error);
 
+/* Heartbeat interval for tests (default 10 s); the hung-portal timeout is about four of them.
+ * Only before kiln_portal_client_start(). */
+void kiln_portal_client_set_heartbeat_interval(KilnPortalClient *self, guint interval_ms);
+
 void kiln_portal_client_start(KilnPortalClient *self);
 void kiln_portal_client_stop(KilnPortalClient *self);
 /* Reconnects at once with a new WireGuard key (network change, reset): a new public_key param. */

@@ -61,6 +61,8 @@ KilnPortalSession *kiln_portal_session_new(const KilnPortalSessionConfig *config
         KilnPortalSession *s = g_new0(KilnPortalSession, 1);
 
         s->config = *config;
+        if (s->config.heartbeat_interval_us <= 0)
+                s->config.heartbeat_interval_us = KILN_PORTAL_HEARTBEAT_INTERVAL_US;
         s->rand = g_rand_new_with_seed(config->seed);
         s->state = KILN_PORTAL_STATE_IDLE;
         g_queue_init(&s->actions);
@@ -222,7 +224,7 @@ void kiln_portal_session_handle_open(KilnPortalSession *s, gint64 now)
 {
         if (s->state != KILN_PORTAL_STATE_CONNECTING)
                 return;
-        s->heartbeat_at = now + KILN_PORTAL_HEARTBEAT_INTERVAL_US;
+        s->heartbeat_at = now + s->config.heartbeat_interval_us;
         send_join(s, now);
 }
 
@@ -391,7 +393,7 @@ void kiln_portal_session_handle_timeout(KilnPortalSession *s, gint64 now)
         }
         g_array_append_val(s->pending_heartbeats, s->next_ref);
         push(s, KILN_PORTAL_ACTION_SEND, kiln_phoenix_heartbeat_frame(s->next_ref++));
-        s->heartbeat_at = now + KILN_PORTAL_HEARTBEAT_INTERVAL_US;
+        s->heartbeat_at = now + s->config.heartbeat_interval_us;
 }
 
 gboolean kiln_portal_session_send(KilnPortalSession *s, const char *event, JsonNode *payload)

@@ -66,6 +66,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(KilnPortalAction, kiln_portal_action_free)
 typedef struct {
         guint32 seed;            /* for the backoff jitter */
         gint64 max_partition_us; /* budget after the first join; 0 = unlimited */
+        /* 0 = KILN_PORTAL_HEARTBEAT_INTERVAL_US.  Tests shorten it so that a hung portal is noticed
+         * after ~4 intervals instead of ~40 s. */
+        gint64 heartbeat_interval_us;
 } KilnPortalSessionConfig;
 
 typedef struct KilnPortalSession KilnPortalSession;

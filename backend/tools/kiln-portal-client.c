@@ -118,6 +118,7 @@ int main(int argc, char *argv[])
         g_autofree char *url = NULL, *device_id_file = NULL, *name = NULL, *token_file = NULL;
         g_autofree char *id = NULL, *external_id = NULL, *token = NULL;
         gboolean exit_on_init = FALSE;
+        int heartbeat_ms = 0;
         GOptionEntry entries[] = {
                 { "url", 0, 0, G_OPTION_ARG_STRING, &url, "Portal API URL (ws://host:port or wss://…)",
                   "URL" },
@@ -126,6 +127,8 @@ int main(int argc, char *argv[])
                 { "device-id-file", 0, 0, G_OPTION_ARG_FILENAME, &device_id_file,
                   "Device id file (default " KILN_DEVICE_ID_DEFAULT_PATH ")", "PATH" },
                 { "name", 0, 0, G_OPTION_ARG_STRING, &name, "Device name (default: the hostname)", "NAME" },
+                { "heartbeat-interval", 0, 0, G_OPTION_ARG_INT, &heartbeat_ms,
+                  "Heartbeat interval in ms (default 10000; a hung portal is noticed after ~4)", "MS" },
                 { "exit-on-init", 0, 0, G_OPTION_ARG_NONE, &exit_on_init, "Exit 0 after the first init",
                   NULL },
                 { NULL },
@@ -179,6 +182,8 @@ int main(int argc, char *argv[])
                 fprintf(stderr, "kiln-portal-client: %s\n", error->message);
                 return 1;
         }
+        if (heartbeat_ms > 0)
+                kiln_portal_client_set_heartbeat_interval(client, (guint)heartbeat_ms);
         loop = g_main_loop_new(NULL, FALSE);
         tool.loop = loop;
         tool.client = client;

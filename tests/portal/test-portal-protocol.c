@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "tests/portal/token.h"
+#include "tests/support/ws-peer.h"
 
 #define SECRET_HEX "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 #define R_WEB      "11111111-1111-4111-8111-111111111111"
@@ -21,7 +22,6 @@
 #define RELAY_NEW  "dddddddd-dddd-4ddd-8ddd-dddddddddddd"
 #define CLIENT_UA  "Debian/12 gui-client/1.5.17 (x86_64; 6.1.0)"
 #define GATEWAY_UA "Debian/12 gateway/1.6.0 (x86_64; 6.1.0)"
-#define WAIT_SECS  10
 
 typedef struct {
         char *dir;
@@ -33,15 +33,6 @@ typedef struct {
         uint8_t secret[TP_SECRET_LEN];
         guint ticker;
 } Fixture;
-
-typedef struct {
-        SoupWebsocketConnection *ws;
-        GQueue frames; /* JsonNode* */
-        gboolean closed;
-        guint status;
-        char *public_key;
-        gint64 next_ref;
-} Peer;
 
 static const char *config_variant(int variant)
 {
@@ -107,28 +98,15 @@ static gboolean tick(gpointer data)
 static void fixture_setup(Fixture *f, gconstpointer data)
 {
         g_autoptr(GError) error = NULL;
-        g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE);
-        const char *build_root = g_getenv("KILN_BUILD_ROOT");
-        g_autofree char *exe =
-            g_build_filename(build_root ? build_root : ".", "tests", "portal", "kiln-test-portal", NULL);
-        g_autoptr(GDataInputStream) out = NULL;
-        g_autofree char *line = NULL;
+        const char *args[] = { "--config", NULL, "--listen", "127.0.0.1", "--port", "0", NULL };
 
         f->dir = g_dir_make_tmp("kiln-portal-test-XXXXXX", &error);
         g_assert_no_error(error);
         f->config_path = g_build_filename(f->dir, "portal.json", NULL);
         f->log_path = g_build_filename(f->dir, "portal.log", NULL);
         write_config(f, 0);
-        g_subprocess_launcher_set_stderr_file_path(launcher, f->log_path);
-        f->portal = g_subprocess_launcher_spawn(launcher, &error, exe, "--config", f->config_path,
-                                                "--listen", "127.0.0.1", "--port", "0", NULL);
-        g_assert_no_error(error);
-        out = g_data_input_stream_new(g_subprocess_get_stdout_pipe(f->portal));
-        line = g_data_input_stream_read_line(out, NULL, NULL, &error);
-        g_assert_no_error(error);
-        g_assert_nonnull(line);
-        g_assert_true(g_str_has_prefix(line, "listening on http://127.0.0.1:"));
-        f->ws_url = g_strconcat("ws://", line + strlen("listening on http://"), NULL);
+        args[1] = f->config_path;
+        f->portal = kiln_test_portal_spawn(NULL, args, f->log_path, &f->ws_url);
         for (int i = 0; i < TP_SECRET_LEN; i++)
                 f->secret[i] = (uint8_t)(g_ascii_xdigit_value(SECRET_HEX[2 * i]) << 4 |
                                          g_ascii_xdigit_value(SECRET_HEX[2 * i + 1]));
@@ -158,160 +136,12 @@ static void fixture_teardown(Fixture *f, gconstpointer data)
         g_free(f->ws_url);
 }
 
-/* ---- a minimal Phoenix peer ------------------------------------------------------------------ */
+/* ---- a minimal Phoenix peer (tests/support/ws-peer.h) ----------------------------------------- */
 
-static void on_peer_message(SoupWebsocketConnection *ws, gint type, GBytes *message, gpointer data)
+static KilnWsPeer *peer_connect(Fixture *f, const char *path, const char *token, const char *ua,
+                                const char *external_id)
 {
-        Peer *p = data;
-        gsize len;
-        const char *text = g_bytes_get_data(message, &len);
-        g_autofree char *copy = g_strndup(text, len);
-        JsonNode *node = json_from_string(copy, NULL);
-
-        g_assert_nonnull(node);
-        g_assert_true(JSON_NODE_HOLDS_OBJECT(node));
-        g_queue_push_tail(&p->frames, node);
-}
-
-static void on_peer_closed(SoupWebsocketConnection *ws, gpointer data)
-{
-        ((Peer *)data)->closed = TRUE;
-}
-
-typedef struct {
-        gboolean done;
-        SoupWebsocketConnection *ws;
-        GError *error;
-} ConnectResult;
-
-static void connected(GObject *source, GAsyncResult *res, gpointer data)
-{
-        ConnectResult *r = data;
-
-        r->ws = soup_session_websocket_connect_finish(SOUP_SESSION(source), res, &r->error);
-        r->done = TRUE;
-}
-
-static char *random_public_key(void)
-{
-        uint8_t key[32];
-
-        for (size_t i = 0; i < sizeof(key); i++)
-                key[i] = (uint8_t)g_random_int_range(0, 256);
-        return g_base64_encode(key, sizeof(key));
-}
-
-static Peer *peer_connect(Fixture *f, const char *path, const char *token, const char *ua,
-                          const char *external_id)
-{
-        Peer *p = g_new0(Peer, 1);
-        g_autofree char *pk_param = NULL;
-        g_autofree char *url = NULL;
-        g_autofree char *auth = g_strconcat("Bearer ", token, NULL);
-        g_autoptr(SoupMessage) msg = NULL;
-        ConnectResult r = { 0 };
-
-        p->public_key = random_public_key();
-        pk_param = g_uri_escape_string(p->public_key, NULL, FALSE);
-        url = g_strdup_printf("%s%s?external_id=%s&name=test-peer&public_key=%s", f->ws_url, path,
-                              external_id, pk_param);
-        msg = soup_message_new("GET", url);
-        soup_message_headers_replace(soup_message_get_request_headers(msg), "X-Authorization", auth);
-        soup_message_headers_replace(soup_message_get_request_headers(msg), "User-Agent", ua);
-        soup_session_websocket_connect_async(f->session, msg, NULL, NULL, G_PRIORITY_DEFAULT, NULL,
-                                             connected, &r);
-        while (!r.done)
-                g_main_context_iteration(NULL, TRUE);
-        p->status = soup_message_get_status(msg);
-        if (!r.ws) {
-                g_clear_error(&r.error);
-                return p;
-        }
-        p->ws = r.ws;
-        g_signal_connect(p->ws, "message", G_CALLBACK(on_peer_message), p);
-        g_signal_connect(p->ws, "closed", G_CALLBACK(on_peer_closed), p);
-        return p;
-}
-
-static void peer_free(Peer *p)
-{
-        if (p->ws) {
-                g_signal_handlers_disconnect_by_data(p->ws, p);
-                if (soup_websocket_connection_get_state(p->ws) == SOUP_WEBSOCKET_STATE_OPEN)
-                        soup_websocket_connection_close(p->ws, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
-                g_object_unref(p->ws);
-        }
-        g_queue_clear_full(&p->frames, (GDestroyNotify)json_node_unref);
-        g_free(p->public_key);
-        g_free(p);
-}
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(Peer, peer_free)
-
-/* Sends {"topic","event","payload","ref"} with the next ref; returns the ref. */
-static gint64 peer_send(Peer *p, const char *topic, const char *event, const char *payload_json)
-{
-        gint64 ref = p->next_ref++;
-        g_autofree char *text = g_strdup_printf(
-            "{\"topic\":\"%s\",\"event\":\"%s\",\"payload\":%s,\"ref\":%" G_GINT64_FORMAT "}", topic, event,
-            payload_json, ref);
-
-        soup_websocket_connection_send_text(p->ws, text);
-        return ref;
-}
-
-static const char *frame_event(JsonNode *frame)
-{
-        return json_object_get_string_member(json_node_get_object(frame), "event");
-}
-
-static JsonObject *frame_payload(JsonNode *frame)
-{
-        return json_object_get_object_member(json_node_get_object(frame), "payload");
-}
-
-/* The first queued frame with this event (and, for replies, this ref), waiting up to WAIT_SECS. */
-static JsonNode *peer_wait_ref(Peer *p, const char *event, gint64 ref)
-{
-        gint64 deadline = g_get_monotonic_time() + WAIT_SECS * G_USEC_PER_SEC;
-
-        for (;;) {
-                for (GList *l = p->frames.head; l; l = l->next) {
-                        JsonObject *o = json_node_get_object(l->data);
-                        JsonNode *ref_node = json_object_get_member(o, "ref");
-
-                        if (!g_str_equal(json_object_get_string_member(o, "event"), event))
-                                continue;
-                        if (ref >= 0 && (!ref_node || JSON_NODE_HOLDS_NULL(ref_node) ||
-                                         json_node_get_int(ref_node) != ref))
-                                continue;
-                        g_queue_unlink(&p->frames, l);
-                        {
-                                JsonNode *frame = l->data;
-
-                                g_list_free_1(l);
-                                return frame;
-                        }
-                }
-                if (g_get_monotonic_time() > deadline)
-                        g_error("no \"%s\" frame within %d s", event, WAIT_SECS);
-                g_main_context_iteration(NULL, TRUE);
-        }
-}
-
-static JsonNode *peer_wait(Peer *p, const char *event)
-{
-        return peer_wait_ref(p, event, -1);
-}
-
-static void peer_wait_closed(Peer *p)
-{
-        gint64 deadline = g_get_monotonic_time() + WAIT_SECS * G_USEC_PER_SEC;
-
-        while (!p->closed) {
-                if (g_get_monotonic_time() > deadline)
-                        g_error("the portal did not close the socket within %d s", WAIT_SECS);
-                g_main_context_iteration(NULL, TRUE);
-        }
+        return kiln_ws_peer_connect(f->session, f->ws_url, path, token, ua, external_id);
 }
 
 /* Lets the main loop run briefly, so frames that would arrive have arrived. */
@@ -323,26 +153,13 @@ static void settle(void)
                 g_main_context_iteration(NULL, TRUE);
 }
 
-static void assert_no_frame(Peer *p, const char *event)
+static void assert_no_frame(KilnWsPeer *p, const char *event)
 {
         for (GList *l = p->frames.head; l; l = l->next)
-                g_assert_cmpstr(frame_event(l->data), !=, event);
+                g_assert_cmpstr(kiln_ws_frame_event(l->data), !=, event);
 }
 
 /* Joins the topic and checks the reply is exactly ok/{} with our ref; returns the init payload frame. */
-static JsonNode *peer_join(Peer *p, const char *topic)
-{
-        gint64 ref = peer_send(p, topic, "phx_join", "null");
-        g_autoptr(JsonNode) reply = peer_wait_ref(p, "phx_reply", ref);
-        JsonObject *o = json_node_get_object(reply);
-        JsonObject *payload = frame_payload(reply);
-
-        g_assert_cmpstr(json_object_get_string_member(o, "topic"), ==, topic);
-        g_assert_cmpstr(json_object_get_string_member(payload, "status"), ==, "ok");
-        g_assert_cmpuint(json_object_get_size(json_object_get_object_member(payload, "response")), ==, 0);
-        return peer_wait(p, "init");
-}
-
 static char *client_token(Fixture *f, const char *email, gint64 lifetime)
 {
         gint64 now = g_get_real_time() / G_USEC_PER_SEC;
@@ -352,18 +169,18 @@ static char *client_token(Fixture *f, const char *email, gint64 lifetime)
         return g_strconcat("abcdef0123", fragment, NULL);
 }
 
-static Peer *connect_client(Fixture *f, const char *email, const char *external_id)
+static KilnWsPeer *connect_client(Fixture *f, const char *email, const char *external_id)
 {
         g_autofree char *token = client_token(f, email, 3600);
-        Peer *p = peer_connect(f, "/client/v2/websocket", token, CLIENT_UA, external_id);
+        KilnWsPeer *p = peer_connect(f, "/client/v2/websocket", token, CLIENT_UA, external_id);
 
         g_assert_cmpuint(p->status, ==, 101);
         return p;
 }
 
-static Peer *connect_gateway(Fixture *f, const char *token)
+static KilnWsPeer *connect_gateway(Fixture *f, const char *token)
 {
-        Peer *p = peer_connect(f, "/gateway/v2/websocket", token, GATEWAY_UA, "gw-external");
+        KilnWsPeer *p = peer_connect(f, "/gateway/v2/websocket", token, GATEWAY_UA, "gw-external");
 
         g_assert_cmpuint(p->status, ==, 101);
         return p;
@@ -435,9 +252,10 @@ static void assert_ice_pair(JsonObject *creds)
 static void test_join_init_heartbeat(Fixture *f, gconstpointer data)
 {
         g_autofree char *token = client_token(f, "alice@acme.test", 3600);
-        g_autoptr(Peer) alice = peer_connect(f, "/client/v2/websocket", token, CLIENT_UA, "alice-laptop");
-        g_autoptr(Peer) bob = connect_client(f, "bob@acme.test", "bob-laptop");
-        g_autoptr(Peer) again = NULL;
+        g_autoptr(KilnWsPeer) alice =
+            peer_connect(f, "/client/v2/websocket", token, CLIENT_UA, "alice-laptop");
+        g_autoptr(KilnWsPeer) bob = connect_client(f, "bob@acme.test", "bob-laptop");
+        g_autoptr(KilnWsPeer) again = NULL;
         g_autoptr(JsonNode) init = NULL;
         g_autoptr(JsonNode) bob_init = NULL;
         g_autoptr(JsonNode) again_init = NULL;
@@ -454,10 +272,10 @@ static void test_join_init_heartbeat(Fixture *f, gconstpointer data)
         gint64 ref;
 
         g_assert_cmpuint(alice->status, ==, 101);
-        init = peer_join(alice, "client");
+        init = kiln_ws_peer_join(alice, "client");
         /* Pushes carry a null ref. */
         g_assert_true(JSON_NODE_HOLDS_NULL(json_object_get_member(json_node_get_object(init), "ref")));
-        payload = frame_payload(init);
+        payload = kiln_ws_frame_payload(init);
         interface = json_object_get_object_member(payload, "interface");
         v4 = g_inet_address_new_from_string(json_object_get_string_member(interface, "ipv4"));
         v6 = g_inet_address_new_from_string(json_object_get_string_member(interface, "ipv6"));
@@ -494,8 +312,8 @@ static void test_join_init_heartbeat(Fixture *f, gconstpointer data)
                             "port_range_start"),
                         ==, 443);
 
-        bob_init = peer_join(bob, "client");
-        bob_ids = resource_ids(json_object_get_array_member(frame_payload(bob_init), "resources"));
+        bob_init = kiln_ws_peer_join(bob, "client");
+        bob_ids = resource_ids(json_object_get_array_member(kiln_ws_frame_payload(bob_init), "resources"));
         g_assert_cmpuint(bob_ids->len, ==, 1);
         g_assert_true(has_id(bob_ids, R_WEB));
 
@@ -514,55 +332,60 @@ static void test_join_init_heartbeat(Fixture *f, gconstpointer data)
         g_assert_cmpstr(json_object_get_string_member(json_array_get_object_element(relays, 1), "addr"), ==,
                         "[::1]:3478");
 
-        peer_send(alice, "client", "set_snownet_capabilities", "{\"iceless\":false}");
-        ref = peer_send(alice, "phoenix", "heartbeat", "{}");
-        hb = peer_wait_ref(alice, "phx_reply", ref);
+        kiln_ws_peer_send(alice, "client", "set_snownet_capabilities", "{\"iceless\":false}");
+        ref = kiln_ws_peer_send(alice, "phoenix", "heartbeat", "{}");
+        hb = kiln_ws_peer_wait_ref(alice, "phx_reply", ref);
         g_assert_cmpstr(json_object_get_string_member(json_node_get_object(hb), "topic"), ==, "phoenix");
-        g_assert_cmpstr(json_object_get_string_member(frame_payload(hb), "status"), ==, "ok");
+        g_assert_cmpstr(json_object_get_string_member(kiln_ws_frame_payload(hb), "status"), ==, "ok");
 
         /* The same device reconnecting keeps its addresses. */
         again = connect_client(f, "alice@acme.test", "alice-laptop");
-        again_init = peer_join(again, "client");
-        g_assert_cmpstr(json_object_get_string_member(
-                            json_object_get_object_member(frame_payload(again_init), "interface"), "ipv4"),
-                        ==, json_object_get_string_member(interface, "ipv4"));
-        g_assert_cmpstr(json_object_get_string_member(
-                            json_object_get_object_member(frame_payload(again_init), "interface"), "ipv6"),
-                        ==, json_object_get_string_member(interface, "ipv6"));
-        g_assert_cmpstr(json_object_get_string_member(
-                            json_object_get_object_member(frame_payload(bob_init), "interface"), "ipv4"),
-                        !=, json_object_get_string_member(interface, "ipv4"));
+        again_init = kiln_ws_peer_join(again, "client");
+        g_assert_cmpstr(
+            json_object_get_string_member(
+                json_object_get_object_member(kiln_ws_frame_payload(again_init), "interface"), "ipv4"),
+            ==, json_object_get_string_member(interface, "ipv4"));
+        g_assert_cmpstr(
+            json_object_get_string_member(
+                json_object_get_object_member(kiln_ws_frame_payload(again_init), "interface"), "ipv6"),
+            ==, json_object_get_string_member(interface, "ipv6"));
+        g_assert_cmpstr(
+            json_object_get_string_member(
+                json_object_get_object_member(kiln_ws_frame_payload(bob_init), "interface"), "ipv4"),
+            !=, json_object_get_string_member(interface, "ipv4"));
 }
 
 static void test_unjoined_and_unknown(Fixture *f, gconstpointer data)
 {
-        g_autoptr(Peer) alice = connect_client(f, "alice@acme.test", "alice-laptop");
+        g_autoptr(KilnWsPeer) alice = connect_client(f, "alice@acme.test", "alice-laptop");
         g_autoptr(JsonNode) early = NULL;
         g_autoptr(JsonNode) init = NULL;
         g_autoptr(JsonNode) unknown = NULL;
         gint64 ref;
 
-        ref = peer_send(alice, "client", "request_authorization", "{\"resource_id\":\"" R_WEB "\"}");
-        early = peer_wait_ref(alice, "phx_reply", ref);
-        g_assert_cmpstr(json_object_get_string_member(frame_payload(early), "status"), ==, "error");
-        g_assert_cmpstr(json_object_get_string_member(
-                            json_object_get_object_member(frame_payload(early), "response"), "reason"),
-                        ==, "unmatched topic");
-        init = peer_join(alice, "client");
-        ref = peer_send(alice, "client", "create_flow", "{\"resource_id\":\"" R_WEB "\"}");
-        unknown = peer_wait_ref(alice, "phx_reply", ref);
-        g_assert_cmpstr(json_object_get_string_member(
-                            json_object_get_object_member(frame_payload(unknown), "response"), "reason"),
-                        ==, "unknown_message");
+        ref = kiln_ws_peer_send(alice, "client", "request_authorization", "{\"resource_id\":\"" R_WEB "\"}");
+        early = kiln_ws_peer_wait_ref(alice, "phx_reply", ref);
+        g_assert_cmpstr(json_object_get_string_member(kiln_ws_frame_payload(early), "status"), ==, "error");
+        g_assert_cmpstr(
+            json_object_get_string_member(
+                json_object_get_object_member(kiln_ws_frame_payload(early), "response"), "reason"),
+            ==, "unmatched topic");
+        init = kiln_ws_peer_join(alice, "client");
+        ref = kiln_ws_peer_send(alice, "client", "create_flow", "{\"resource_id\":\"" R_WEB "\"}");
+        unknown = kiln_ws_peer_wait_ref(alice, "phx_reply", ref);
+        g_assert_cmpstr(
+            json_object_get_string_member(
+                json_object_get_object_member(kiln_ws_frame_payload(unknown), "response"), "reason"),
+            ==, "unknown_message");
 }
 
 static void test_authorization(Fixture *f, gconstpointer data)
 {
-        g_autoptr(Peer) gw = connect_gateway(f, "gw-one");
-        g_autoptr(Peer) alice = connect_client(f, "alice@acme.test", "alice-laptop");
-        g_autoptr(Peer) gw_again = NULL;
-        g_autoptr(JsonNode) gw_init = peer_join(gw, "gateway");
-        g_autoptr(JsonNode) init = peer_join(alice, "client");
+        g_autoptr(KilnWsPeer) gw = connect_gateway(f, "gw-one");
+        g_autoptr(KilnWsPeer) alice = connect_client(f, "alice@acme.test", "alice-laptop");
+        g_autoptr(KilnWsPeer) gw_again = NULL;
+        g_autoptr(JsonNode) gw_init = kiln_ws_peer_join(gw, "gateway");
+        g_autoptr(JsonNode) init = kiln_ws_peer_join(alice, "client");
         g_autoptr(JsonNode) create = NULL;
         g_autoptr(JsonNode) confirm = NULL;
         g_autoptr(JsonNode) created = NULL;
@@ -571,7 +394,7 @@ static void test_authorization(Fixture *f, gconstpointer data)
         g_autoptr(JsonNode) inval_gw = NULL;
         g_autoptr(JsonNode) inval_client = NULL;
         g_autoptr(JsonNode) reconnect_init = NULL;
-        JsonObject *gi = frame_payload(gw_init);
+        JsonObject *gi = kiln_ws_frame_payload(gw_init);
         JsonObject *c, *client, *a, *gw_interface;
         g_autofree char *payload = NULL;
         g_auto(GStrv) ingest = NULL;
@@ -593,18 +416,19 @@ static void test_authorization(Fixture *f, gconstpointer data)
         assert_turn_credentials(json_array_get_object_element(json_object_get_array_member(gi, "relays"), 0),
                                 "old-secret", gw->public_key, 2145916800);
 
-        peer_send(alice, "client", "request_authorization",
-                  "{\"resource_id\":\"" R_WEB "\",\"connected_gateway_ids\":[]}");
-        create = peer_wait(gw, "create_authorization");
-        c = frame_payload(create);
+        kiln_ws_peer_send(alice, "client", "request_authorization",
+                          "{\"resource_id\":\"" R_WEB "\",\"connected_gateway_ids\":[]}");
+        create = kiln_ws_peer_wait(gw, "create_authorization");
+        c = kiln_ws_frame_payload(create);
         ref = json_object_get_string_member(c, "ref");
         g_assert_nonnull(ref);
         client = json_object_get_object_member(c, "client");
         client_id = g_strdup(json_object_get_string_member(client, "id"));
         g_assert_cmpstr(json_object_get_string_member(client, "public_key"), ==, alice->public_key);
-        g_assert_cmpstr(json_object_get_string_member(client, "ipv4"), ==,
-                        json_object_get_string_member(
-                            json_object_get_object_member(frame_payload(init), "interface"), "ipv4"));
+        g_assert_cmpstr(
+            json_object_get_string_member(client, "ipv4"), ==,
+            json_object_get_string_member(
+                json_object_get_object_member(kiln_ws_frame_payload(init), "interface"), "ipv4"));
         assert_key(json_object_get_string_member(client, "preshared_key"));
         g_assert_cmpstr(json_object_get_string_member(json_object_get_object_member(c, "resource"), "id"),
                         ==, R_WEB);
@@ -619,12 +443,12 @@ static void test_authorization(Fixture *f, gconstpointer data)
         settle();
         assert_no_frame(alice, "authorization_created");
         payload = g_strdup_printf("{\"ref\":\"%s\"}", ref);
-        frame_ref = peer_send(gw, "gateway", "authorization_created", payload);
-        confirm = peer_wait_ref(gw, "phx_reply", frame_ref);
-        g_assert_cmpstr(json_object_get_string_member(frame_payload(confirm), "status"), ==, "ok");
+        frame_ref = kiln_ws_peer_send(gw, "gateway", "authorization_created", payload);
+        confirm = kiln_ws_peer_wait_ref(gw, "phx_reply", frame_ref);
+        g_assert_cmpstr(json_object_get_string_member(kiln_ws_frame_payload(confirm), "status"), ==, "ok");
 
-        created = peer_wait(alice, "authorization_created");
-        a = frame_payload(created);
+        created = kiln_ws_peer_wait(alice, "authorization_created");
+        a = kiln_ws_frame_payload(created);
         g_assert_cmpstr(json_object_get_string_member(a, "resource_id"), ==, R_WEB);
         g_assert_cmpstr(json_object_get_string_member(a, "gateway_id"), ==, GW_1);
         g_assert_cmpstr(json_object_get_string_member(a, "gateway_public_key"), ==, gw->public_key);
@@ -667,34 +491,38 @@ static void test_authorization(Fixture *f, gconstpointer data)
         }
 
         /* ICE candidates both ways, and their invalidation. */
-        peer_send(alice, "client", "new_gateway_ice_candidates",
-                  "{\"gateway_id\":\"" GW_1
-                  "\",\"candidates\":[\"candidate:1 1 udp 2130706431 10.0.0.1 5000 typ "
-                  "host\"]}");
-        to_gw = peer_wait(gw, "ice_candidates");
-        g_assert_cmpstr(json_object_get_string_member(frame_payload(to_gw), "client_id"), ==, client_id);
+        kiln_ws_peer_send(alice, "client", "new_gateway_ice_candidates",
+                          "{\"gateway_id\":\"" GW_1
+                          "\",\"candidates\":[\"candidate:1 1 udp 2130706431 10.0.0.1 5000 typ "
+                          "host\"]}");
+        to_gw = kiln_ws_peer_wait(gw, "ice_candidates");
+        g_assert_cmpstr(json_object_get_string_member(kiln_ws_frame_payload(to_gw), "client_id"), ==,
+                        client_id);
         g_assert_cmpstr(json_array_get_string_element(
-                            json_object_get_array_member(frame_payload(to_gw), "candidates"), 0),
+                            json_object_get_array_member(kiln_ws_frame_payload(to_gw), "candidates"), 0),
                         ==, "candidate:1 1 udp 2130706431 10.0.0.1 5000 typ host");
         payload =
             (g_free(payload), g_strdup_printf("{\"client_ids\":[\"%s\"],\"candidates\":[\"candidate:2 1 udp "
                                               "1694498815 192.0.2.7 6000 typ srflx\"]}",
                                               client_id));
-        peer_send(gw, "gateway", "broadcast_ice_candidates", payload);
-        to_client = peer_wait(alice, "ice_candidates");
-        g_assert_cmpstr(json_object_get_string_member(frame_payload(to_client), "gateway_id"), ==, GW_1);
+        kiln_ws_peer_send(gw, "gateway", "broadcast_ice_candidates", payload);
+        to_client = kiln_ws_peer_wait(alice, "ice_candidates");
+        g_assert_cmpstr(json_object_get_string_member(kiln_ws_frame_payload(to_client), "gateway_id"), ==,
+                        GW_1);
         g_assert_cmpstr(json_array_get_string_element(
-                            json_object_get_array_member(frame_payload(to_client), "candidates"), 0),
+                            json_object_get_array_member(kiln_ws_frame_payload(to_client), "candidates"), 0),
                         ==, "candidate:2 1 udp 1694498815 192.0.2.7 6000 typ srflx");
-        peer_send(alice, "client", "invalidate_gateway_ice_candidates",
-                  "{\"gateway_id\":\"" GW_1
-                  "\",\"candidates\":[\"candidate:1 1 udp 2130706431 10.0.0.1 5000 typ "
-                  "host\"]}");
-        inval_gw = peer_wait(gw, "invalidate_ice_candidates");
-        g_assert_cmpstr(json_object_get_string_member(frame_payload(inval_gw), "client_id"), ==, client_id);
-        peer_send(gw, "gateway", "broadcast_invalidated_ice_candidates", payload);
-        inval_client = peer_wait(alice, "invalidate_ice_candidates");
-        g_assert_cmpstr(json_object_get_string_member(frame_payload(inval_client), "gateway_id"), ==, GW_1);
+        kiln_ws_peer_send(alice, "client", "invalidate_gateway_ice_candidates",
+                          "{\"gateway_id\":\"" GW_1
+                          "\",\"candidates\":[\"candidate:1 1 udp 2130706431 10.0.0.1 5000 typ "
+                          "host\"]}");
+        inval_gw = kiln_ws_peer_wait(gw, "invalidate_ice_candidates");
+        g_assert_cmpstr(json_object_get_string_member(kiln_ws_frame_payload(inval_gw), "client_id"), ==,
+                        client_id);
+        kiln_ws_peer_send(gw, "gateway", "broadcast_invalidated_ice_candidates", payload);
+        inval_client = kiln_ws_peer_wait(alice, "invalidate_ice_candidates");
+        g_assert_cmpstr(json_object_get_string_member(kiln_ws_frame_payload(inval_client), "gateway_id"), ==,
+                        GW_1);
 
         /* A second socket for the same gateway is refused while the first is up. */
         gw_again = peer_connect(f, "/gateway/v2/websocket", "gw-one", GATEWAY_UA, "gw-external");
@@ -703,14 +531,14 @@ static void test_authorization(Fixture *f, gconstpointer data)
 
         /* After a reconnect the gateway's init lists the grant for resync. */
         soup_websocket_connection_close(gw->ws, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
-        peer_wait_closed(gw);
+        kiln_ws_peer_wait_closed(gw);
         settle();
-        g_clear_pointer(&gw_again, peer_free);
+        g_clear_pointer(&gw_again, kiln_ws_peer_free);
         gw_again = connect_gateway(f, "gw-one");
-        reconnect_init = peer_join(gw_again, "gateway");
+        reconnect_init = kiln_ws_peer_join(gw_again, "gateway");
         {
                 JsonArray *auths =
-                    json_object_get_array_member(frame_payload(reconnect_init), "authorizations");
+                    json_object_get_array_member(kiln_ws_frame_payload(reconnect_init), "authorizations");
 
                 g_assert_cmpuint(json_array_get_length(auths), ==, 1);
                 g_assert_cmpstr(
@@ -722,37 +550,37 @@ static void test_authorization(Fixture *f, gconstpointer data)
         }
 }
 
-static void expect_failure(Peer *p, const char *resource_id, const char *reason)
+static void expect_failure(KilnWsPeer *p, const char *resource_id, const char *reason)
 {
-        g_autoptr(JsonNode) failed = peer_wait(p, "authorization_creation_failed");
+        g_autoptr(JsonNode) failed = kiln_ws_peer_wait(p, "authorization_creation_failed");
 
-        g_assert_cmpstr(json_object_get_string_member(frame_payload(failed), "resource_id"), ==,
+        g_assert_cmpstr(json_object_get_string_member(kiln_ws_frame_payload(failed), "resource_id"), ==,
                         resource_id);
-        g_assert_cmpstr(json_object_get_string_member(frame_payload(failed), "reason"), ==, reason);
+        g_assert_cmpstr(json_object_get_string_member(kiln_ws_frame_payload(failed), "reason"), ==, reason);
 }
 
 static void test_offline_and_not_found(Fixture *f, gconstpointer data)
 {
-        g_autoptr(Peer) gw = connect_gateway(f, "gw-one");
-        g_autoptr(Peer) alice = connect_client(f, "alice@acme.test", "alice-laptop");
-        g_autoptr(Peer) bob = connect_client(f, "bob@acme.test", "bob-laptop");
-        g_autoptr(JsonNode) gw_init = peer_join(gw, "gateway");
-        g_autoptr(JsonNode) init = peer_join(alice, "client");
-        g_autoptr(JsonNode) bob_init = peer_join(bob, "client");
+        g_autoptr(KilnWsPeer) gw = connect_gateway(f, "gw-one");
+        g_autoptr(KilnWsPeer) alice = connect_client(f, "alice@acme.test", "alice-laptop");
+        g_autoptr(KilnWsPeer) bob = connect_client(f, "bob@acme.test", "bob-laptop");
+        g_autoptr(JsonNode) gw_init = kiln_ws_peer_join(gw, "gateway");
+        g_autoptr(JsonNode) init = kiln_ws_peer_join(alice, "client");
+        g_autoptr(JsonNode) bob_init = kiln_ws_peer_join(bob, "client");
         g_autoptr(JsonNode) create = NULL;
 
         /* far lives in site two, whose gateway is not connected. */
-        peer_send(alice, "client", "request_authorization",
-                  "{\"resource_id\":\"" R_FAR "\",\"connected_gateway_ids\":[]}");
+        kiln_ws_peer_send(alice, "client", "request_authorization",
+                          "{\"resource_id\":\"" R_FAR "\",\"connected_gateway_ids\":[]}");
         expect_failure(alice, R_FAR, "offline");
         /* bob's policies do not grant lan. */
-        peer_send(bob, "client", "request_authorization",
-                  "{\"resource_id\":\"" R_LAN "\",\"connected_gateway_ids\":[]}");
+        kiln_ws_peer_send(bob, "client", "request_authorization",
+                          "{\"resource_id\":\"" R_LAN "\",\"connected_gateway_ids\":[]}");
         expect_failure(bob, R_LAN, "not_found");
         /* The gateway of site one gets the request but never confirms: offline after the timeout (2 s here). */
-        peer_send(alice, "client", "request_authorization",
-                  "{\"resource_id\":\"" R_LAN "\",\"connected_gateway_ids\":[]}");
-        create = peer_wait(gw, "create_authorization");
+        kiln_ws_peer_send(alice, "client", "request_authorization",
+                          "{\"resource_id\":\"" R_LAN "\",\"connected_gateway_ids\":[]}");
+        create = kiln_ws_peer_wait(gw, "create_authorization");
         expect_failure(alice, R_LAN, "offline");
         assert_no_frame(alice, "authorization_created");
 }
@@ -760,9 +588,9 @@ static void test_offline_and_not_found(Fixture *f, gconstpointer data)
 static void test_versions(Fixture *f, gconstpointer data)
 {
         g_autofree char *token = client_token(f, "alice@acme.test", 3600);
-        g_autoptr(Peer) gw =
+        g_autoptr(KilnWsPeer) gw =
             peer_connect(f, "/gateway/v2/websocket", "gw-one", "Debian/12 gateway/1.9.0", "gw-external");
-        g_autoptr(Peer) old =
+        g_autoptr(KilnWsPeer) old =
             peer_connect(f, "/client/v2/websocket", token, "Debian/12 gui-client/1.5.9", "old-laptop");
         g_autoptr(JsonNode) gw_init = NULL;
         g_autoptr(JsonNode) init = NULL;
@@ -770,16 +598,16 @@ static void test_versions(Fixture *f, gconstpointer data)
 
         g_assert_cmpuint(gw->status, ==, 101);
         g_assert_cmpuint(old->status, ==, 101);
-        gw_init = peer_join(gw, "gateway");
-        init = peer_join(old, "client");
+        gw_init = kiln_ws_peer_join(gw, "gateway");
+        init = kiln_ws_peer_join(old, "client");
         /* A gui-client older than 1.5.10 gets gateway_groups instead of sites. */
-        first =
-            json_array_get_object_element(json_object_get_array_member(frame_payload(init), "resources"), 0);
+        first = json_array_get_object_element(
+            json_object_get_array_member(kiln_ws_frame_payload(init), "resources"), 0);
         g_assert_true(json_object_has_member(first, "gateway_groups"));
         g_assert_false(json_object_has_member(first, "sites"));
         /* A 1.5 client cannot be served by a 1.9 gateway. */
-        peer_send(old, "client", "request_authorization",
-                  "{\"resource_id\":\"" R_WEB "\",\"connected_gateway_ids\":[]}");
+        kiln_ws_peer_send(old, "client", "request_authorization",
+                          "{\"resource_id\":\"" R_WEB "\",\"connected_gateway_ids\":[]}");
         expect_failure(old, R_WEB, "version_mismatch");
         assert_no_frame(gw, "create_authorization");
 }
@@ -793,7 +621,7 @@ static gboolean log_contains(Fixture *f, const char *needle)
 
 static void wait_log(Fixture *f, const char *needle)
 {
-        gint64 deadline = g_get_monotonic_time() + WAIT_SECS * G_USEC_PER_SEC;
+        gint64 deadline = g_get_monotonic_time() + KILN_WS_PEER_WAIT_SECS * G_USEC_PER_SEC;
 
         while (!log_contains(f, needle)) {
                 if (g_get_monotonic_time() > deadline)
@@ -804,11 +632,11 @@ static void wait_log(Fixture *f, const char *needle)
 
 static void test_reload(Fixture *f, gconstpointer data)
 {
-        g_autoptr(Peer) alice = connect_client(f, "alice@acme.test", "alice-laptop");
-        g_autoptr(Peer) bob = connect_client(f, "bob@acme.test", "bob-laptop");
-        g_autoptr(Peer) late = NULL;
-        g_autoptr(JsonNode) init = peer_join(alice, "client");
-        g_autoptr(JsonNode) bob_init = peer_join(bob, "client");
+        g_autoptr(KilnWsPeer) alice = connect_client(f, "alice@acme.test", "alice-laptop");
+        g_autoptr(KilnWsPeer) bob = connect_client(f, "bob@acme.test", "bob-laptop");
+        g_autoptr(KilnWsPeer) late = NULL;
+        g_autoptr(JsonNode) init = kiln_ws_peer_join(alice, "client");
+        g_autoptr(JsonNode) bob_init = kiln_ws_peer_join(bob, "client");
         g_autoptr(JsonNode) deleted = NULL;
         g_autoptr(JsonNode) first = NULL;
         g_autoptr(JsonNode) second = NULL;
@@ -826,22 +654,22 @@ static void test_reload(Fixture *f, gconstpointer data)
         write_config(f, 2);
         g_subprocess_send_signal(f->portal, SIGHUP);
         wait_log(f, "configuration reload rejected");
-        ref = peer_send(alice, "phoenix", "heartbeat", "{}");
-        hb = peer_wait_ref(alice, "phx_reply", ref);
+        ref = kiln_ws_peer_send(alice, "phoenix", "heartbeat", "{}");
+        hb = kiln_ws_peer_wait_ref(alice, "phx_reply", ref);
         assert_no_frame(alice, "resource_deleted");
         assert_no_frame(alice, "resource_created_or_updated");
         assert_no_frame(alice, "relays_presence");
 
         write_config(f, 1);
         g_subprocess_send_signal(f->portal, SIGHUP);
-        deleted = peer_wait(alice, "resource_deleted");
+        deleted = kiln_ws_peer_wait(alice, "resource_deleted");
         deleted_payload = json_object_get_member(json_node_get_object(deleted), "payload");
         g_assert_true(JSON_NODE_HOLDS_VALUE(deleted_payload));
         g_assert_cmpstr(json_node_get_string(deleted_payload), ==, R_LAN);
-        first = peer_wait(alice, "resource_created_or_updated");
-        second = peer_wait(alice, "resource_created_or_updated");
+        first = kiln_ws_peer_wait(alice, "resource_created_or_updated");
+        second = kiln_ws_peer_wait(alice, "resource_created_or_updated");
         {
-                JsonObject *a = frame_payload(first), *b = frame_payload(second);
+                JsonObject *a = kiln_ws_frame_payload(first), *b = kiln_ws_frame_payload(second);
                 JsonObject *web = g_str_equal(json_object_get_string_member(a, "id"), R_WEB) ? a : b;
                 JsonObject *fresh = web == a ? b : a;
 
@@ -851,8 +679,8 @@ static void test_reload(Fixture *f, gconstpointer data)
                 g_assert_cmpstr(json_object_get_string_member(fresh, "type"), ==, "cidr");
                 g_assert_cmpstr(json_object_get_string_member(fresh, "address"), ==, "10.10.0.0/24");
         }
-        presence = peer_wait(alice, "relays_presence");
-        pp = frame_payload(presence);
+        presence = kiln_ws_peer_wait(alice, "relays_presence");
+        pp = kiln_ws_frame_payload(presence);
         g_assert_cmpuint(json_array_get_length(json_object_get_array_member(pp, "disconnected_ids")), ==, 1);
         g_assert_cmpstr(
             json_array_get_string_element(json_object_get_array_member(pp, "disconnected_ids"), 0), ==,
@@ -868,16 +696,16 @@ static void test_reload(Fixture *f, gconstpointer data)
             json_object_get_int_member(json_array_get_object_element(connected, 0), "expires_at"));
 
         /* bob only sees web change; nothing about resources he never had. */
-        bob_update = peer_wait(bob, "resource_created_or_updated");
-        g_assert_cmpstr(json_object_get_string_member(frame_payload(bob_update), "id"), ==, R_WEB);
+        bob_update = kiln_ws_peer_wait(bob, "resource_created_or_updated");
+        g_assert_cmpstr(json_object_get_string_member(kiln_ws_frame_payload(bob_update), "id"), ==, R_WEB);
         settle();
         assert_no_frame(bob, "resource_deleted");
         assert_no_frame(bob, "resource_created_or_updated");
 
         /* A client connecting now gets the reloaded configuration in its init. */
         late = connect_client(f, "alice@acme.test", "alice-desktop");
-        late_init = peer_join(late, "client");
-        late_ids = resource_ids(json_object_get_array_member(frame_payload(late_init), "resources"));
+        late_init = kiln_ws_peer_join(late, "client");
+        late_ids = resource_ids(json_object_get_array_member(kiln_ws_frame_payload(late_init), "resources"));
         g_assert_cmpuint(late_ids->len, ==, 3);
         g_assert_true(has_id(late_ids, R_WEB) && has_id(late_ids, R_FAR) && has_id(late_ids, R_NEW));
 }
@@ -886,27 +714,28 @@ static void test_token_expiry(Fixture *f, gconstpointer data)
 {
         g_autofree char *token = client_token(f, "alice@acme.test", 2);
         g_autofree char *expired = client_token(f, "alice@acme.test", -1);
-        g_autoptr(Peer) alice = peer_connect(f, "/client/v2/websocket", token, CLIENT_UA, "alice-laptop");
-        g_autoptr(Peer) refused =
+        g_autoptr(KilnWsPeer) alice =
+            peer_connect(f, "/client/v2/websocket", token, CLIENT_UA, "alice-laptop");
+        g_autoptr(KilnWsPeer) refused =
             peer_connect(f, "/client/v2/websocket", expired, CLIENT_UA, "alice-laptop");
         g_autoptr(JsonNode) init = NULL;
         g_autoptr(JsonNode) disconnect = NULL;
 
         g_assert_cmpuint(refused->status, ==, 401);
         g_assert_cmpuint(alice->status, ==, 101);
-        init = peer_join(alice, "client");
+        init = kiln_ws_peer_join(alice, "client");
         /* Relay credentials expire with the token. */
-        g_assert_cmpint(
-            json_object_get_int_member(json_array_get_object_element(
-                                           json_object_get_array_member(frame_payload(init), "relays"), 0),
-                                       "expires_at"),
-            <=, g_get_real_time() / G_USEC_PER_SEC + 2);
-        disconnect = peer_wait(alice, "disconnect");
+        g_assert_cmpint(json_object_get_int_member(
+                            json_array_get_object_element(
+                                json_object_get_array_member(kiln_ws_frame_payload(init), "relays"), 0),
+                            "expires_at"),
+                        <=, g_get_real_time() / G_USEC_PER_SEC + 2);
+        disconnect = kiln_ws_peer_wait(alice, "disconnect");
         g_assert_cmpstr(json_object_get_string_member(json_node_get_object(disconnect), "topic"), ==,
                         "client");
-        g_assert_cmpstr(json_object_get_string_member(frame_payload(disconnect), "reason"), ==,
+        g_assert_cmpstr(json_object_get_string_member(kiln_ws_frame_payload(disconnect), "reason"), ==,
                         "token_expired");
-        peer_wait_closed(alice);
+        kiln_ws_peer_wait_closed(alice);
 }
 
 int main(int argc, char **argv)

@@ -158,6 +158,15 @@ static char *b64url_json(JsonBuilder *b)
         return tp_base64url_encode((const uint8_t *)text, strlen(text));
 }
 
+/* "2026-07-06T12:00:00.000000Z", as Elixir renders a DateTime. */
+static char *rfc3339(gint64 unix_secs)
+{
+        g_autoptr(GDateTime) t = g_date_time_new_from_unix_utc(unix_secs);
+
+        return t ? g_date_time_format(t, "%Y-%m-%dT%H:%M:%S.000000Z")
+                 : g_strdup("1970-01-01T00:00:00.000000Z");
+}
+
 char *tp_ingest_token(const TpIngestClaims *c)
 {
         g_autoptr(JsonBuilder) h = json_builder_new();
@@ -171,6 +180,8 @@ char *tp_ingest_token(const TpIngestClaims *c)
         g_autofree char *actor_id = tp_uuid_from_name("actor", c->user->email);
         g_autofree char *policy_key = g_strdup_printf("%s:%s", c->account->slug, c->resource->id);
         g_autofree char *policy_id = tp_uuid_from_name("policy", policy_key);
+        g_autofree char *authorized_at = rfc3339(c->authorized_at);
+        g_autofree char *expires_at = rfc3339(c->expires_at);
         uint8_t digest[32];
         gsize digest_len = sizeof(digest);
 
@@ -200,10 +211,9 @@ char *tp_ingest_token(const TpIngestClaims *c)
         add_string_or_null(b, "initiator_actor_name", c->user->name);
         add_string_or_null(b, "initiator_actor_email", c->user->email);
         add_string_or_null(b, "initiator_client_version", c->client_version);
-        json_builder_set_member_name(b, "authorized_at");
-        json_builder_add_int_value(b, c->authorized_at);
-        json_builder_set_member_name(b, "authorization_expires_at");
-        json_builder_add_int_value(b, c->expires_at);
+        /* Timestamps, unlike iat/exp, are RFC 3339 strings: Firezone's claims are DateTime<Utc>. */
+        add_string_or_null(b, "authorized_at", authorized_at);
+        add_string_or_null(b, "authorization_expires_at", expires_at);
         json_builder_end_object(b);
         payload = b64url_json(b);
 

@@ -15,15 +15,17 @@
 #include <sodium.h>
 
 #include "backend/kilnd/daemon.h"
-#include "backend/kilnd/pending-session.h"
+#include "backend/kilnd/portal-session.h"
 
-#define IFACE "dev.kiln.Tunnel1"
-#define TOKEN "nonce-0123456789.fragment-ABCDEFGHIJ"
+#define IFACE     "dev.kiln.Tunnel1"
+#define TOKEN     "nonce-0123456789.fragment-ABCDEFGHIJ"
+
+#define DEVICE_ID "6f1c2c9e-1b7a-4d1e-9a53-0c2a4d7e8f10"
 
 typedef struct {
         char *dir;
         KilnLogger *logger;
-        KilnPendingSession *session;
+        KilnPortalBackedSession *session;
         KilnDaemon *daemon;
         GDBusConnection *server;
         GDBusConnection *client;
@@ -67,16 +69,13 @@ static void setup(Fixture *f, gconstpointer data)
         KilnLogConfig config = {
                 .name = "kilnd", .max_file_size = 64 * 1024, .max_files = 2, .level = KILN_LOG_INFO
         };
-        g_autofree char *id_path = NULL;
         g_autoptr(GError) error = NULL;
 
         f->dir = g_dir_make_tmp("kilnd-daemon-XXXXXX", NULL);
-        id_path = g_build_filename(f->dir, "device-id", NULL);
-        g_assert_true(g_file_set_contents(id_path, "0123abcd-ef\n", -1, NULL));
         config.dir = f->dir;
         g_assert_cmpint(kiln_logger_open(&config, &f->logger), ==, 0);
-        f->session = kiln_pending_session_new();
-        f->daemon = kiln_daemon_new(f->logger, KILN_SESSION(f->session), f->dir);
+        f->session = kiln_portal_backed_session_new(f->logger, DEVICE_ID);
+        f->daemon = kiln_daemon_new(f->logger, KILN_SESSION(f->session), DEVICE_ID);
         connection_pair(&f->server, &f->client);
         g_assert_true(kiln_daemon_export(f->daemon, f->server, &error));
         g_assert_no_error(error);
@@ -166,6 +165,18 @@ static char *get_string(GDBusConnection *conn, const char *prop)
         return g_variant_dup_string(value, NULL);
 }
 
+static gboolean get_bool(GDBusConnection *conn, const char *prop)
+{
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GVariant) reply = call_full(conn, "org.freedesktop.DBus.Properties", "Get",
+                                              g_variant_new("(ss)", IFACE, prop), NULL, &error);
+        g_autoptr(GVariant) value = NULL;
+
+        g_assert_no_error(error);
+        g_variant_get(reply, "(v)", &value);
+        return g_variant_get_boolean(value);
+}
+
 static void assert_remote_error(GError *error, const char *name, const char *fragment)
 {
         g_autofree char *remote = NULL;
@@ -200,7 +211,7 @@ static void test_properties(Fixture *f, gconstpointer data)
         g_assert_true(g_variant_dict_lookup(d, "Version", "&s", &s));
         g_assert_cmpstr(s, ==, KILN_VERSION);
         g_assert_true(g_variant_dict_lookup(d, "DeviceId", "&s", &s));
-        g_assert_cmpstr(s, ==, "0123abcd-ef");
+        g_assert_cmpstr(s, ==, DEVICE_ID);
         g_assert_true(g_variant_dict_lookup(d, "LogLevel", "&s", &s));
         g_assert_cmpstr(s, ==, "info");
         g_assert_true(g_variant_dict_lookup(d, "InternetResourceEnabled", "b", &b));
@@ -274,7 +285,6 @@ static void test_sign_in_out(Fixture *f, gconstpointer data)
         g_autofree char *slug = NULL;
         g_autofree char *actor = NULL;
         g_autofree char *logs = NULL;
-        const KilnSessionOptions *opts;
 
         call_ok(f, "SignIn",
                 g_variant_new_parsed("(%s, {'api-url': <'ws://127.0.0.1:9/'>, 'account-slug': <'acme'>, "
@@ -286,20 +296,15 @@ static void test_sign_in_out(Fixture *f, gconstpointer data)
         g_assert_cmpstr(slug, ==, "acme");
         actor = get_string(f->client, "ActorName");
         g_assert_cmpstr(actor, ==, "Ada");
-        g_assert_true(kiln_pending_session_holds_token(f->session, TOKEN));
-        opts = kiln_pending_session_get_options(f->session);
-        g_assert_cmpstr(opts->api_url, ==, "ws://127.0.0.1:9/");
-        g_assert_true(opts->internet_resource_enabled);
+        g_assert_true(get_bool(f->client, "InternetResourceEnabled"));
 
         call_ok(f, "SetInternetResourceEnabled", g_variant_new("(b)", FALSE));
-        g_assert_false(kiln_pending_session_get_options(f->session)->internet_resource_enabled);
+        g_assert_false(get_bool(f->client, "InternetResourceEnabled"));
 
         call_ok(f, "SignOut", NULL);
         g_free(state);
         state = get_string(f->client, "State");
         g_assert_cmpstr(state, ==, "signed-out");
-        g_assert_false(kiln_pending_session_holds_token(f->session, TOKEN));
-        g_assert_null(kiln_pending_session_get_options(f->session));
 
         logs = log_contents(f);
         g_assert_nonnull(strstr(logs, "signing in"));

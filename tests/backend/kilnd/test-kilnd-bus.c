@@ -28,6 +28,7 @@
 #include <json-glib/json-glib.h>
 
 #include "tests/support/test-support.h"
+#include "tests/support/ws-peer.h"
 
 #define IFACE "dev.kiln.Tunnel1"
 #define NAME  "dev.kiln.Tunnel"
@@ -41,6 +42,9 @@ typedef struct {
         GPid kilnd_pid;
         int notify_fd;
         GDBusConnection *conn;
+        const char *netns;   /* portal tests: kilnd and the portal run in it (test-kilnd-bus.sh) */
+        GSubprocess *portal; /* portal tests */
+        char *ws_url;
 } Fixture;
 
 static char *kilnd_path(void)
@@ -174,6 +178,12 @@ static void start_kilnd(Fixture *f, const char *const *extra_args)
         g_autoptr(GPtrArray) argv = g_ptr_array_new();
         const char *env[] = { "NOTIFY_SOCKET", notify, NULL };
 
+        if (f->netns) {
+                g_ptr_array_add(argv, (char *)"ip");
+                g_ptr_array_add(argv, (char *)"netns");
+                g_ptr_array_add(argv, (char *)"exec");
+                g_ptr_array_add(argv, (char *)f->netns);
+        }
         g_ptr_array_add(argv, exe);
         g_ptr_array_add(argv, (char *)"--quiet");
         g_ptr_array_add(argv, (char *)"--log-dir");
@@ -259,6 +269,12 @@ static void remove_tree(const char *dir)
 
 static void teardown(Fixture *f, gconstpointer data)
 {
+        if (f->portal) {
+                g_subprocess_force_exit(f->portal);
+                g_subprocess_wait(f->portal, NULL, NULL);
+                g_clear_object(&f->portal);
+        }
+        g_free(f->ws_url);
         g_clear_object(&f->conn);
         stop_process(&f->kilnd_pid);
         stop_process(&f->bus_pid);
@@ -812,6 +828,355 @@ static void test_cli(void)
         }
 }
 
+/* ---- against kiln-test-portal, inside the network namespace of test-kilnd-bus.sh --------------- */
+
+#define R_WEB      "11111111-1111-4111-8111-111111111111"
+#define R_LAN      "22222222-2222-4222-8222-222222222222"
+#define R_NET      "33333333-3333-4333-8333-333333333333"
+#define R_HIDDEN   "44444444-4444-4444-8444-444444444444"
+#define SITE_1     "aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa"
+#define SECRET_HEX "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+#define PORTAL_CONFIG                                                                                       \
+        "{\"secret\":\"" SECRET_HEX "\",\"accounts\":[{\"slug\":\"acme\",\"name\":\"Acme Inc\","            \
+        "\"users\":[{\"email\":\"alice@acme.test\",\"password\":\"a\",\"name\":\"Alice\"}],"                \
+        "\"sites\":[{\"id\":\"" SITE_1 "\",\"name\":\"one\"}],"                                             \
+        "\"resources\":[%s"                                                                                 \
+        "{\"id\":\"" R_WEB "\",\"type\":\"dns\",\"name\":\"web\",\"address\":\"web.acme.test\","            \
+        "\"address_description\":\"the web\",\"sites\":[\"one\"]},"                                         \
+        "{\"id\":\"" R_NET "\",\"type\":\"internet\",\"name\":\"Internet\",\"sites\":[\"one\"]},"           \
+        "{\"id\":\"" R_HIDDEN "\",\"type\":\"cidr\",\"name\":\"hidden\",\"address\":\"10.66.0.0/16\","      \
+        "\"sites\":[\"one\"]}],"                                                                            \
+        "\"policies\":[{\"users\":[\"alice@acme.test\"],\"resources\":[%s\"web\",\"Internet\"]}]}]}"
+#define RES_LAN                                                                                             \
+        "{\"id\":\"" R_LAN "\",\"type\":\"cidr\",\"name\":\"lan\",\"address\":\"10.9.0.0/16\","             \
+        "\"sites\":[\"one\"]},"
+
+static void write_portal_config(Fixture *f, gboolean with_lan)
+{
+        g_autofree char *path = in_dir(f, "portal.json");
+        g_autofree char *text =
+            g_strdup_printf(PORTAL_CONFIG, with_lan ? RES_LAN : "", with_lan ? "\"lan\"," : "");
+
+        g_assert_true(g_file_set_contents(path, text, -1, NULL));
+}
+
+static void setup_portal(Fixture *f, gconstpointer data)
+{
+        g_autofree char *config = NULL;
+        g_autofree char *log = NULL;
+
+        f->netns = g_getenv("KILN_TEST_NETNS");
+        if (geteuid() != 0 || !f->netns)
+                return;
+        setup_bus(f, data);
+        write_portal_config(f, TRUE);
+        config = in_dir(f, "portal.json");
+        log = in_dir(f, "portal.log");
+        {
+                const char *args[] = { "--config", config, "--port", "0", NULL };
+
+                f->portal = kiln_test_portal_spawn(f->netns, args, log, &f->ws_url);
+        }
+}
+
+#define SKIP_UNLESS_NETNS()                                                                                 \
+        do {                                                                                                \
+                if (kiln_test_skip_unless_root())                                                           \
+                        return;                                                                             \
+                if (!f->netns) {                                                                            \
+                        g_test_skip("needs KILN_TEST_NETNS (run through test-kilnd-bus.sh)");               \
+                        return;                                                                             \
+                }                                                                                           \
+        } while (0)
+
+static char *issue_token(Fixture *f, const char *expires_in)
+{
+        const char *build_root = g_getenv("KILN_BUILD_ROOT");
+        g_autofree char *exe =
+            g_build_filename(build_root ? build_root : ".", "tests", "portal", "kiln-test-portal", NULL);
+        g_autofree char *config = in_dir(f, "portal.json");
+        const char *argv[] = { exe,         "--config", config,         "--issue-token", "alice@acme.test",
+                               "--account", "acme",     "--expires-in", expires_in,      NULL };
+        g_autofree char *out = NULL;
+        int status;
+
+        g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, &out,
+                                   NULL, &status, NULL));
+        g_assert_true(g_spawn_check_wait_status(status, NULL));
+        return g_strdup(g_strstrip(out));
+}
+
+/* Runs the main context for ms (signal subscriptions are dispatched there). */
+static void pump(guint ms)
+{
+        gint64 until = g_get_monotonic_time() + (gint64)ms * 1000;
+
+        while (g_get_monotonic_time() < until)
+                if (!g_main_context_iteration(NULL, FALSE))
+                        g_usleep(5 * 1000);
+}
+
+static void on_properties_changed(GDBusConnection *c, const char *sender, const char *path,
+                                  const char *iface, const char *signal, GVariant *params,
+                                  gpointer user_data)
+{
+        GPtrArray *states = user_data;
+        g_autoptr(GVariant) changed = g_variant_get_child_value(params, 1);
+        const char *state;
+
+        if (g_variant_lookup(changed, "State", "&s", &state))
+                g_ptr_array_add(states, g_strdup(state));
+}
+
+static void on_error_signal(GDBusConnection *c, const char *sender, const char *path, const char *iface,
+                            const char *signal, GVariant *params, gpointer user_data)
+{
+        g_ptr_array_add(user_data, g_variant_ref(params));
+}
+
+/* The states kilnd went through, as PropertiesChanged told them, until `want` (≤ 15 s). */
+static gboolean pump_until_state(Fixture *f, GPtrArray *states, const char *want)
+{
+        for (int i = 0; i < 1500; i++) {
+                if (states->len && g_str_equal(g_ptr_array_index(states, states->len - 1), want))
+                        return TRUE;
+                pump(10);
+        }
+        return FALSE;
+}
+
+static GVariant *get_resources(Fixture *f)
+{
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GVariant) reply = g_dbus_connection_call_sync(
+            f->conn, NAME, PATH, "org.freedesktop.DBus.Properties", "Get",
+            g_variant_new("(ss)", IFACE, "Resources"), NULL, G_DBUS_CALL_FLAGS_NONE, 5000, NULL, &error);
+        GVariant *value = NULL;
+
+        g_assert_no_error(error);
+        g_variant_get(reply, "(v)", &value);
+        return value;
+}
+
+static GVariant *resource_by_id(GVariant *resources, const char *id)
+{
+        for (gsize i = 0; i < g_variant_n_children(resources); i++) {
+                GVariant *r = g_variant_get_child_value(resources, i);
+                const char *rid;
+
+                if (g_variant_lookup(r, "id", "&s", &rid) && g_str_equal(rid, id))
+                        return r;
+                g_variant_unref(r);
+        }
+        return NULL;
+}
+
+static void assert_resource(GVariant *resources, const char *id, const char *type, const char *name,
+                            const char *address, const char *description, gboolean enabled)
+{
+        g_autoptr(GVariant) r = resource_by_id(resources, id);
+        g_autoptr(GVariant) sites = NULL;
+        const char *s, *site_id, *site_name, *status;
+        gboolean b;
+
+        g_assert_nonnull(r);
+        g_assert_true(g_variant_lookup(r, "type", "&s", &s));
+        g_assert_cmpstr(s, ==, type);
+        g_assert_true(g_variant_lookup(r, "name", "&s", &s));
+        g_assert_cmpstr(s, ==, name);
+        g_assert_true(g_variant_lookup(r, "address", "&s", &s));
+        g_assert_cmpstr(s, ==, address);
+        g_assert_true(g_variant_lookup(r, "address-description", "&s", &s));
+        g_assert_cmpstr(s, ==, description);
+        g_assert_true(g_variant_lookup(r, "enabled", "b", &b));
+        g_assert_cmpint(b, ==, enabled);
+        sites = g_variant_lookup_value(r, "sites", G_VARIANT_TYPE("a(sss)"));
+        g_assert_nonnull(sites);
+        g_assert_cmpuint(g_variant_n_children(sites), ==, 1);
+        g_variant_get_child(sites, 0, "(&s&s&s)", &site_id, &site_name, &status);
+        g_assert_cmpstr(site_id, ==, SITE_1);
+        g_assert_cmpstr(site_name, ==, "one");
+        g_assert_cmpstr(status, ==, "unknown");
+}
+
+/* The interface addresses the portal sent, from kilnd's "init" log line. */
+static void logged_init_addresses(Fixture *f, char **ret_ipv4, char **ret_ipv6)
+{
+        g_autofree char *logs = read_logs(f);
+        g_auto(GStrv) lines = g_strsplit(logs, "\n", -1);
+
+        for (guint i = 0; lines[i]; i++) {
+                g_autoptr(JsonParser) parser = json_parser_new();
+                JsonObject *o, *fields;
+
+                if (!strstr(lines[i], "\"message\":\"init\"") ||
+                    !json_parser_load_from_data(parser, lines[i], -1, NULL))
+                        continue;
+                o = json_node_get_object(json_parser_get_root(parser));
+                fields = json_object_get_object_member(o, "fields");
+                *ret_ipv4 = g_strdup(json_object_get_string_member(fields, "ipv4"));
+                *ret_ipv6 = g_strdup(json_object_get_string_member(fields, "ipv6"));
+                return;
+        }
+        g_error("no init line in kilnd's log");
+}
+
+/* "ADDRESS/PREFIX" of every address (link-local included) on tun-kiln in the namespace, or NULL when absent. */
+static GPtrArray *tun_addresses(Fixture *f)
+{
+        const char *argv[] = { "ip", "-n", f->netns, "-j", "addr", "show", "dev", "tun-kiln", NULL };
+        g_autofree char *out = NULL;
+        g_autoptr(JsonParser) parser = json_parser_new();
+        GPtrArray *list;
+        JsonArray *links, *infos;
+        int status;
+
+        g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL,
+                                   G_SPAWN_SEARCH_PATH | G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, &out, NULL,
+                                   &status, NULL));
+        if (!g_spawn_check_wait_status(status, NULL))
+                return NULL;
+        g_assert_true(json_parser_load_from_data(parser, out, -1, NULL));
+        links = json_node_get_array(json_parser_get_root(parser));
+        g_assert_cmpuint(json_array_get_length(links), ==, 1);
+        g_assert_cmpint(json_object_get_int_member(json_array_get_object_element(links, 0), "mtu"), ==,
+                        1280);
+        infos = json_object_get_array_member(json_array_get_object_element(links, 0), "addr_info");
+        list = g_ptr_array_new_with_free_func(g_free);
+        for (guint i = 0; i < json_array_get_length(infos); i++) {
+                JsonObject *a = json_array_get_object_element(infos, i);
+
+                g_ptr_array_add(list, g_strdup_printf("%s/%" G_GINT64_FORMAT,
+                                                      json_object_get_string_member(a, "local"),
+                                                      json_object_get_int_member(a, "prefixlen")));
+        }
+        return list;
+}
+
+static gboolean ptr_array_has(GPtrArray *a, const char *s)
+{
+        return g_ptr_array_find_with_equal_func(a, s, g_str_equal, NULL);
+}
+
+static void test_portal_session(Fixture *f, gconstpointer data)
+{
+        g_autoptr(GPtrArray) states = g_ptr_array_new_with_free_func(g_free);
+        g_autoptr(GVariant) resources = NULL;
+        g_autoptr(GPtrArray) addresses = NULL;
+        g_autoptr(GPtrArray) after = NULL;
+        g_autofree char *token = NULL;
+        g_autofree char *ipv4 = NULL, *ipv6 = NULL, *want4 = NULL, *want6 = NULL;
+        g_autofree char *logs = NULL;
+        g_autofree char *portal_log = NULL;
+        g_autofree char *portal_logs = NULL;
+        gint64 signed_in;
+        guint sub;
+
+        SKIP_UNLESS_NETNS();
+        token = issue_token(f, "3600");
+        sub = g_dbus_connection_signal_subscribe(f->conn, NAME, "org.freedesktop.DBus.Properties",
+                                                 "PropertiesChanged", PATH, IFACE, G_DBUS_SIGNAL_FLAGS_NONE,
+                                                 on_properties_changed, states, NULL);
+        signed_in = g_get_monotonic_time();
+        call_ok(f, "SignIn",
+                g_variant_new_parsed("(%s, {'api-url': <%s>, 'account-slug': <'acme'>})", token, f->ws_url));
+        g_assert_true(pump_until_state(f, states, "connected"));
+        g_test_message("SignIn -> connected in %.0f ms",
+                       (double)(g_get_monotonic_time() - signed_in) / 1000);
+        g_assert_cmpstr(g_ptr_array_index(states, 0), ==, "connecting");
+        g_assert_false(ptr_array_has(states, "error"));
+        g_assert_false(ptr_array_has(states, "signed-out"));
+
+        /* Exactly what the policy grants: web, lan and the Internet resource (off by default),
+         * not "hidden". */
+        resources = get_resources(f);
+        g_assert_cmpuint(g_variant_n_children(resources), ==, 3);
+        assert_resource(resources, R_WEB, "dns", "web", "web.acme.test", "the web", TRUE);
+        assert_resource(resources, R_LAN, "cidr", "lan", "10.9.0.0/16", "", TRUE);
+        assert_resource(resources, R_NET, "internet", "Internet Resource", "", "", FALSE);
+        g_assert_null(resource_by_id(resources, R_HIDDEN));
+        g_clear_pointer(&resources, g_variant_unref);
+        call_ok(f, "SetInternetResourceEnabled", g_variant_new("(b)", TRUE));
+        resources = get_resources(f);
+        assert_resource(resources, R_NET, "internet", "Internet Resource", "", "", TRUE);
+        g_clear_pointer(&resources, g_variant_unref);
+
+        /* tun-kiln in the namespace (not on the host), with the interface addresses from init. */
+        logged_init_addresses(f, &ipv4, &ipv6);
+        want4 = g_strconcat(ipv4, "/32", NULL);
+        want6 = g_strconcat(ipv6, "/128", NULL);
+        addresses = tun_addresses(f);
+        g_assert_nonnull(addresses);
+        g_assert_cmpuint(addresses->len, ==, 2);
+        g_assert_true(ptr_array_has(addresses, want4));
+        g_assert_true(ptr_array_has(addresses, want6));
+        g_assert_false(g_file_test("/sys/class/net/tun-kiln", G_FILE_TEST_EXISTS));
+
+        /* lan removed from the portal's file and reloaded: Resources follows. */
+        write_portal_config(f, FALSE);
+        g_subprocess_send_signal(f->portal, SIGHUP);
+        for (int i = 0; i < 500; i++) {
+                g_clear_pointer(&resources, g_variant_unref);
+                resources = get_resources(f);
+                if (g_variant_n_children(resources) == 2)
+                        break;
+                g_usleep(20 * 1000);
+        }
+        g_assert_cmpuint(g_variant_n_children(resources), ==, 2);
+        g_assert_null(resource_by_id(resources, R_LAN));
+        assert_resource(resources, R_WEB, "dns", "web", "web.acme.test", "the web", TRUE);
+
+        call_ok(f, "SignOut", NULL);
+        g_assert_true(pump_until_state(f, states, "signed-out"));
+        after = tun_addresses(f);
+        g_assert_null(after);
+        g_clear_pointer(&resources, g_variant_unref);
+        resources = get_resources(f);
+        g_assert_cmpuint(g_variant_n_children(resources), ==, 0);
+
+        logs = read_logs(f);
+        g_assert_nonnull(strstr(logs, "\"message\":\"tunnel device removed\""));
+        g_assert_null(strstr(logs, token));
+        /* The portal's own log neither (it sees the token on every upgrade). */
+        portal_log = in_dir(f, "portal.log");
+        g_assert_true(g_file_get_contents(portal_log, &portal_logs, NULL, NULL));
+        g_assert_null(strstr(portal_logs, token));
+        g_dbus_connection_signal_unsubscribe(f->conn, sub);
+}
+
+static void test_portal_expired_token(Fixture *f, gconstpointer data)
+{
+        g_autoptr(GPtrArray) states = g_ptr_array_new_with_free_func(g_free);
+        g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func((GDestroyNotify)g_variant_unref);
+        g_autofree char *token = NULL;
+        g_autofree char *logs = NULL;
+        const char *message;
+        gboolean requires_sign_in;
+        guint sub, err_sub;
+
+        SKIP_UNLESS_NETNS();
+        token = issue_token(f, "-60");
+        sub = g_dbus_connection_signal_subscribe(f->conn, NAME, "org.freedesktop.DBus.Properties",
+                                                 "PropertiesChanged", PATH, IFACE, G_DBUS_SIGNAL_FLAGS_NONE,
+                                                 on_properties_changed, states, NULL);
+        err_sub =
+            g_dbus_connection_signal_subscribe(f->conn, NAME, IFACE, "Error", PATH, NULL,
+                                               G_DBUS_SIGNAL_FLAGS_NONE, on_error_signal, errors, NULL);
+        call_ok(f, "SignIn", g_variant_new_parsed("(%s, {'api-url': <%s>})", token, f->ws_url));
+        g_assert_true(pump_until_state(f, states, "signed-out"));
+        pump(100);
+        g_assert_cmpuint(errors->len, ==, 1);
+        g_variant_get(g_ptr_array_index(errors, 0), "(&sb)", &message, &requires_sign_in);
+        g_assert_true(requires_sign_in);
+        g_test_message("Error(%s, requires_sign_in=true)", message);
+        g_assert_false(ptr_array_has(states, "connected"));
+        g_assert_null(tun_addresses(f));
+        logs = read_logs(f);
+        g_assert_null(strstr(logs, token));
+        g_dbus_connection_signal_unsubscribe(f->conn, sub);
+        g_dbus_connection_signal_unsubscribe(f->conn, err_sub);
+}
+
 int main(int argc, char **argv)
 {
         if (argc == 3 && strcmp(argv[1], "--sign-in-and-wait") == 0)
@@ -831,5 +1196,9 @@ int main(int argc, char **argv)
         ADD_BUS("second-instance", test_second_instance);
         g_test_add("/kilnd/p2p/sign-in-owner-close-sigterm", Fixture, NULL, setup_p2p, test_p2p, teardown);
         g_test_add_func("/kilnd/cli", test_cli);
+        g_test_add("/kilnd/portal/sign-in-resources-sign-out", Fixture, NULL, setup_portal,
+                   test_portal_session, teardown);
+        g_test_add("/kilnd/portal/expired-token", Fixture, NULL, setup_portal, test_portal_expired_token,
+                   teardown);
         return g_test_run();
 }
