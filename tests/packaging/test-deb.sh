@@ -33,8 +33,7 @@ done
 tmp=$(mktemp -d /tmp/kiln-test-deb.XXXXXX)
 user=kilnpkg$$
 user2=kilnpkx$$
-group_existed=0
-getent group kiln >/dev/null && group_existed=1
+group_existed=1
 state_existed=0
 [ -e /var/lib/kiln ] || [ -e /var/log/kiln ] && state_existed=1
 policy=/usr/sbin/policy-rc.d
@@ -96,6 +95,9 @@ useradd --no-create-home --shell /usr/sbin/nologin "$user" || fail "useradd $use
 if [ ! -e "$policy" ]; then
         printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && created_policy=1
 fi
+# Decided right before the install, so that only a group the package created is removed again.
+group_existed=0
+getent group kiln >/dev/null && group_existed=1
 t0=$SECONDS
 SUDO_USER=$user DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y \
         --no-install-recommends "${debs[@]}" >"$tmp/install.log" 2>&1 || {
