@@ -145,7 +145,7 @@ expected_files() {
                 echo /usr/bin/kiln-wg /usr/share/man/man8/kiln-wg.8.gz /usr/share/doc/kiln-wg/copyright
                 ;;
         kiln-gateway)
-                echo /usr/libexec/kiln-gateway /lib/systemd/system/kiln-gateway.service \
+                echo /usr/libexec/kiln-gateway /lib/systemd/system/kiln-gateway.service /usr/share/man/man8/kiln-gateway.8.gz \
                         /usr/share/doc/kiln-gateway/copyright
                 ;;
         *) return 1 ;;
