@@ -365,9 +365,13 @@ static gboolean handle_hop(gpointer data)
         if (!self || !self->tunnel || !self->client)
                 return G_SOURCE_REMOVE;
         if (h->reset) {
+                char b64[WG_KEY_LEN_BASE64];
+
                 memcpy(self->public_key, h->public_key, WG_KEY_LEN);
+                key_to_base64(b64, self->public_key);
                 kiln_log(self->logger, KILN_LOG_INFO, T_PORTAL,
-                         "reconnecting to the portal with the new WireGuard key");
+                         "reconnecting to the portal with the new WireGuard key",
+                         KILN_LOG_STR("public_key", b64));
                 kiln_portal_client_reset(self->client, self->public_key);
                 return G_SOURCE_REMOVE;
         }
@@ -796,6 +800,7 @@ static gboolean session_start(KilnSession *session, const char *token, const Kil
                 .name = g_get_host_name(),
         };
         size_t len = strlen(token);
+        char public_b64[WG_KEY_LEN_BASE64];
 
         teardown(self);
         self->token = sodium_malloc(len + 1);
@@ -829,9 +834,10 @@ static gboolean session_start(KilnSession *session, const char *token, const Kil
         g_signal_connect(self->client, "hiccup", G_CALLBACK(on_hiccup), self);
         g_signal_connect(self->client, "fatal-error", G_CALLBACK(on_fatal), self);
 
+        key_to_base64(public_b64, self->public_key);
         kiln_log(self->logger, KILN_LOG_INFO, T_PORTAL, "connecting to the portal",
                  KILN_LOG_STR("api_url", options->api_url), KILN_LOG_STR("external_id", external_id),
-                 KILN_LOG_SECRET("token"));
+                 KILN_LOG_STR("public_key", public_b64), KILN_LOG_SECRET("token"));
         set_state(self, KILN_SESSION_CONNECTING);
         kiln_portal_client_start(self->client);
         return TRUE;

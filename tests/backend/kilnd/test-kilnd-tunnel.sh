@@ -119,9 +119,13 @@ ns_exec host ip link set kiln-up0 up
 ns_exec host ip route add default via 192.0.2.254 dev kiln-up0 || fail "cannot add a default route"
 wait_for 10 "grep -q 'network changed (default route)' '$TEST_TMP'/logs/kilnd.log" || fail "no network change seen"
 wait_for 10 '[ "$(connects)" -gt "$before" ]' || fail "kilnd did not reconnect to the portal after the change"
-keys=$(grep -h '"message":"connecting to the portal"' "$TEST_TMP"/logs/kilnd.log | wc -l)
+old_key=$(grep -h '"message":"connecting to the portal"' "$TEST_TMP"/logs/kilnd.log | tail -1 | jq -r .fields.public_key)
+new_key=$(grep -h '"message":"reconnecting to the portal with the new WireGuard key"' "$TEST_TMP"/logs/kilnd.log | tail -1 | jq -r .fields.public_key)
+[ -n "$new_key" ] && [ "$new_key" != null ] && [ "$new_key" != "$old_key" ] || fail "key not rotated: [$old_key] -> [$new_key]"
 ns_exec host ip link show tun-kiln >/dev/null 2>&1 || fail "tun-kiln went away on a network change"
-ok "a new default route resets the engine: portal reconnect with the new key ($((keys)) sign-in, $(connects) portal connects)"
+wait_for 10 "ns_exec host dig +time=1 +tries=1 @100.100.111.1 web.acme.test A +short | grep -q '^100\\.96\\.'" ||
+        fail "the stub no longer answers after the reset"
+ok "a new default route resets the engine: new WireGuard key, portal reconnect, tunnel and stub still up"
 
 kill -TERM "$kilnd_pid"
 t0=$(date +%s%N)
