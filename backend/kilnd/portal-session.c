@@ -185,6 +185,12 @@ static int find_resource(KilnPortalBackedSession *self, const char *id)
 /* DNS back, rules and routes gone, then the device (its routes go with it). */
 static void close_tun(KilnPortalBackedSession *self)
 {
+        if (self->tunnel) {
+                size_t told = kilnd_tunnel_goodbye(self->tunnel);
+
+                kiln_log(self->logger, KILN_LOG_INFO, T_ENGINE, "said goodbye to the gateways",
+                         KILN_LOG_INT("gateways", (gint64)told));
+        }
         g_clear_pointer(&self->watch, kilnd_route_watch_free);
         if (self->dns) {
                 kilnd_dns_control_free(self->dns);

@@ -20,9 +20,10 @@
 #include "backend/platform/tun.h"
 #include "backend/tunnel/dns-message.h"
 
-#define DNS_TIMEOUT_S 5
-#define DNS_WORKERS   8
-#define DNS_REPLY_MAX 65535
+#define DNS_TIMEOUT_S                 5
+#define DNS_WORKERS                   8
+#define DNS_REPLY_MAX                 65535
+#define KILND_TUNNEL_GOODBYE_FLUSH_US (1000 * 1000)
 
 /*
  * What the DNS workers share with the tunnel: they may finish after the tunnel is gone, so
@@ -350,6 +351,65 @@ void kilnd_tunnel_free(struct kilnd_tunnel *t)
         if (t->tun.fd >= 0)
                 tun_device_close(&t->tun);
         g_free(t);
+}
+
+struct goodbye_wait {
+        GMutex lock;
+        GCond cond;
+        bool done;
+        size_t n;
+};
+
+static void apply_goodbye(void *engine, void *data, uint64_t now)
+{
+        struct goodbye_wait *w = data;
+        size_t n = kiln_client_engine_goodbye(engine, now);
+
+        g_mutex_lock(&w->lock);
+        w->n = n;
+        w->done = true;
+        g_cond_signal(&w->cond);
+        g_mutex_unlock(&w->lock);
+}
+
+static uint64_t sent_datagrams(struct kilnd_tunnel *t)
+{
+        uint64_t sum = 0;
+
+        for (unsigned i = 0; i < t->n_udp; i++) {
+                struct udp_counters c;
+
+                io_loop_get_udp_counters(t->loop, i, &c);
+                sum += c.sent_datagrams;
+        }
+        return sum;
+}
+
+size_t kilnd_tunnel_goodbye(struct kilnd_tunnel *t)
+{
+        /* Static, not on this stack: after a timeout the engine thread may still run the call,
+         * until kilnd_tunnel_free joins it (a call queued then is dropped unrun).  Only the
+         * main thread calls this, for one tunnel at a time. */
+        static struct goodbye_wait w;
+        gint64 deadline = g_get_monotonic_time() + KILND_TUNNEL_GOODBYE_FLUSH_US;
+        uint64_t before = sent_datagrams(t);
+        size_t n;
+
+        g_mutex_init(&w.lock);
+        g_cond_init(&w.cond);
+        w.done = false;
+        w.n = 0;
+        if (kiln_engine_io_call(t->eio, apply_goodbye, &w, NULL) < 0)
+                return 0;
+        g_mutex_lock(&w.lock);
+        while (!w.done && g_cond_wait_until(&w.cond, &w.lock, deadline))
+                ;
+        n = w.done ? w.n : 0;
+        g_mutex_unlock(&w.lock);
+        /* The datagrams leave through the socket threads: wait (bounded) until they did. */
+        while (n && sent_datagrams(t) < before + n && g_get_monotonic_time() < deadline)
+                g_usleep(5000);
+        return n;
 }
 
 unsigned kilnd_tunnel_ifindex(const struct kilnd_tunnel *t)

@@ -36,6 +36,9 @@ struct kilnd_tunnel;
 
 /* Opens the device and sockets and starts the engine thread; 0 or -errno (nothing left open). */
 int kilnd_tunnel_new(const struct kilnd_tunnel_config *cfg, struct kilnd_tunnel **ret);
+/* Before free on a clean stop: a GOODBYE to every connected gateway, waiting (≤ 1 s) until
+ * the datagrams left.  Returns how many gateways were told. */
+size_t kilnd_tunnel_goodbye(struct kilnd_tunnel *t);
 /* Stops the engine thread and closes everything: the device and its routes go.  NULL is fine. */
 void kilnd_tunnel_free(struct kilnd_tunnel *t);
 
