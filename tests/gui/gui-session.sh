@@ -11,7 +11,8 @@
 #   gui_wait SECONDS 'condition'       # poll a condition
 #   gui_screenshot FILE                # the whole screen as PNG
 #
-# Exits 77 (skipped) when Xvfb, xfwm4 or xfce4-panel are missing.
+# Exits 77 (skipped) when Xvfb, xfwm4 or xfce4-panel are missing.  Source tests/support/netns.sh
+# first when the test also needs namespaces: the session is torn down first, then its cleanup runs.
 
 set -uo pipefail
 
@@ -37,6 +38,10 @@ _gui_cleanup() {
                 done
         fi
         rm -rf "$GUI_TMP"
+        if declare -F _cleanup >/dev/null; then
+                (exit "$rc")
+                _cleanup
+        fi
         exit "$rc"
 }
 trap _gui_cleanup EXIT

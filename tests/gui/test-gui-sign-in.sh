@@ -1,50 +1,166 @@
 #!/bin/bash
 # The gui suite's sign-in test: the whole flow against the real kilnd and the test portal.
+#   kiln-test-portal and kilnd run in a network namespace (tun-kiln never touches the host),
+#   kilnd on a private system-like bus with the real dev.kiln.Tunnel policy; kiln, kiln-tray
+#   and xfce4-panel on the host's private X display and session bus (D-Bus over unix socket
+#   paths works across namespaces), gnome-keyring-daemon and notification-daemon on that bus.
 #   Sign In in the tray → kiln opens <portal>/<slug>?as=gui-client&nonce=…&state=… in "the
-#   browser" (a desktop entry registered as the default http handler that drives headless
-#   chromium through the portal's sign-in form) → the portal redirects to
-#   firezone-fd0020211111://handle_client_sign_in_callback?… → the browser script runs
-#   `kiln <callback URL>` → kiln stores the token in gnome-keyring and calls SignIn → the tray
-#   shows "Signed in as …" and the portal's resources → Copy puts an address on the clipboard.
-#
-# It needs kilnd (backend/kilnd) and the test portal (tests/portal), which are built on other
-# branches; until they are merged it skips and says so.  To complete after the merge:
-# start_portal and start_kilnd below (their command lines belong to those areas), and
-# tests/gui/sign-in-browser.sh URL KILN, which drives chromium through the portal's form.
-source "$(dirname "$0")/gui-session.sh"
+#   browser" (tests/gui/sign-in-browser.sh, registered as the default http handler: headless
+#   Chromium in the namespace fills the portal's form through tests/portal/signin-driver.mjs)
+#   → the portal redirects to firezone-fd0020211111://handle_client_sign_in_callback?… → the
+#   browser runs `kiln <callback URL>` (after a forged copy with another state) → kiln stores
+#   the token in gnome-keyring and calls SignIn → the tray shows "Signed in as …", the portal's
+#   resources and the connected icon.  Then: copy to clipboard, a replayed callback, Export
+#   Logs with kilnd's logs, Sign Out, and the portal revoking the user ("sign in again").
+# Screenshots go to $GUI_ARTIFACTS/sign-in/.
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=../support/netns.sh
+source "$here/../support/netns.sh"
+# shellcheck source=gui-session.sh
+source "$here/gui-session.sh"
 
-[ -n "${KILND:-}" ] && [ -x "${KILND:-}" ] || gui_skip "kilnd is not built in this tree (it comes with the kilnd merge)"
-[ -n "${KILN_PORTAL:-}" ] && [ -e "${KILN_PORTAL:-}" ] || gui_skip "the test portal is not in this tree (it comes with the portal merge)"
-[ "$(id -u)" -eq 0 ] || gui_skip "kilnd needs root for its TUN device"
-for c in chromium xclip gnome-keyring-daemon; do
-        command -v "$c" >/dev/null 2>&1 || gui_skip "$c not installed"
+: "${KILN:?}" "${SNI_MENU:?}" "${GUI_ARTIFACTS:?}" "${KILN_SOURCE_ROOT:?}" "${KILN_BUILD_ROOT:?}"
+[ "$(id -u)" -eq 0 ] || gui_skip "kilnd needs root for its TUN device and the network namespace"
+[ -n "${KILND:-}" ] && [ -x "${KILND:-}" ] || gui_skip "kilnd is not built in this tree"
+PORTAL_EXE=$KILN_BUILD_ROOT/tests/portal/kiln-test-portal
+[ -x "$PORTAL_EXE" ] || gui_skip "kiln-test-portal is not built in this tree"
+for c in chromium node xclip xdotool import gnome-keyring-daemon secret-tool dbus-monitor python3 gdbus; do
+        command -v "$c" >/dev/null 2>&1 || gui_skip "$c not installed (build-aux/install-deps installs it)"
 done
+[ -d "$KILN_SOURCE_ROOT/tests/portal/node_modules/playwright-core" ] ||
+        gui_skip "playwright-core missing: run build-aux/install-deps (npm ci in tests/portal)"
+NOTIFYD=/usr/lib/notification-daemon/notification-daemon
+ART=$GUI_ARTIFACTS/sign-in
+mkdir -p "$ART"
+rm -f "$ART"/*.png "$ART"/*.zip
 
-start_portal() { # after the portal merge: start it on 127.0.0.1:$PORTAL_PORT with the resources below
-        gui_skip "pending integration: start_portal needs the test portal's command line (tests/portal)"
-}
-start_kilnd() { # after the kilnd merge: kilnd serving dev.kiln.Tunnel1 on $KILN_TUNNEL_BUS_ADDRESS
-        gui_skip "pending integration: start_kilnd needs kilnd's command line (backend/kilnd)"
+n=0
+ok() {
+        n=$((n + 1))
+        echo "ok $n - $*"
 }
 
+# --- the portal and kilnd, in a namespace -------------------------------------------------------
+ns_add kilnd
+NS=$(ns_name kilnd)
+write_portal_config() { # $1: 1 = alice is a user of the account, 0 = she was removed
+        local users='{ "email": "alice@acme.test", "password": "wonderland", "name": "Alice Liddell" },'
+        local alice='{ "users": ["alice@acme.test"], "resources": ["GitLab", "Office LAN", "Wiki", "Internet"] },'
+        [ "$1" = 1 ] || users='' alice=''
+        cat >"$TEST_TMP/portal.json.new" <<JSON
+{
+  "secret": "$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')",
+  "accounts": [ {
+    "slug": "acme", "name": "Acme Inc",
+    "users": [ $users { "email": "bob@acme.test", "password": "builder", "name": "Bob" } ],
+    "sites": [ { "name": "HQ" } ],
+    "resources": [
+      { "type": "dns", "name": "GitLab", "address": "gitlab.corp.example",
+        "address_description": "https://gitlab.corp.example/", "sites": ["HQ"] },
+      { "type": "cidr", "name": "Office LAN", "address": "10.9.0.0/16",
+        "address_description": "Printers and file shares", "sites": ["HQ"] },
+      { "type": "dns", "name": "Wiki", "address": "wiki.corp.example", "sites": ["HQ"] },
+      { "type": "internet", "name": "Internet", "sites": ["HQ"] },
+      { "type": "cidr", "name": "Payroll", "address": "10.66.0.0/16", "sites": ["HQ"] }
+    ],
+    "policies": [ $alice { "users": ["bob@acme.test"], "resources": ["Payroll"] } ]
+  } ]
+}
+JSON
+        # The secret stays the same across rewrites, so tokens stay valid.
+        if [ -f "$TEST_TMP/portal.json" ]; then
+                python3 - "$TEST_TMP/portal.json" "$TEST_TMP/portal.json.new" <<'PY'
+import json, sys
+old, new = (json.load(open(p)) for p in sys.argv[1:])
+new["secret"] = old["secret"]
+json.dump(new, open(sys.argv[2], "w"))
+PY
+        fi
+        mv "$TEST_TMP/portal.json.new" "$TEST_TMP/portal.json"
+}
+write_portal_config 1
+bg_start kilnd portal "$PORTAL_EXE" --config "$TEST_TMP/portal.json" --listen 127.0.0.1 --port 0
+PORTAL_PID=$BG_PID
+wait_for 10 "grep -q '^listening on http://' '$TEST_TMP/portal.log'" || fail "the test portal did not start"
+PORTAL_URL=$(sed -n 's/^listening on \(http:\/\/[^ ]*\)$/\1/p' "$TEST_TMP/portal.log" | head -n1)
+
+# A system-like bus (the essentials of Debian's system.conf) with the real kilnd policy.
+SYSTEM_BUS=$TEST_TMP/system-bus
+cat >"$TEST_TMP/system-bus.conf" <<XML
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:path=$SYSTEM_BUS</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <deny own="*"/>
+    <deny send_type="method_call"/>
+    <allow send_type="signal"/>
+    <allow send_requested_reply="true" send_type="method_return"/>
+    <allow send_requested_reply="true" send_type="error"/>
+    <allow receive_type="method_call"/>
+    <allow receive_type="method_return"/>
+    <allow receive_type="error"/>
+    <allow receive_type="signal"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Introspectable"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Properties"/>
+  </policy>
+  <include>$KILN_SOURCE_ROOT/resources/kilnd/dev.kiln.Tunnel.conf</include>
+</busconfig>
+XML
+bg_start kilnd system-bus dbus-daemon --nofork --nopidfile --config-file="$TEST_TMP/system-bus.conf"
+wait_for 10 "test -S '$SYSTEM_BUS'" || fail "the system-like dbus-daemon did not start"
+export KILN_TUNNEL_BUS_ADDRESS="unix:path=$SYSTEM_BUS"
+mkdir -p "$TEST_TMP/kilnd-log" "$TEST_TMP/kilnd-state"
+bg_start kilnd kilnd "$KILND" --bus-address "$KILN_TUNNEL_BUS_ADDRESS" --log-dir "$TEST_TMP/kilnd-log" \
+        --state-dir "$TEST_TMP/kilnd-state"
+wait_for 10 "gdbus call --address '$KILN_TUNNEL_BUS_ADDRESS' --dest org.freedesktop.DBus \
+        --object-path /org/freedesktop/DBus --method org.freedesktop.DBus.NameHasOwner dev.kiln.Tunnel |
+        grep -q true" || fail "kilnd did not take dev.kiln.Tunnel"
+tunnel_state() {
+        gdbus call --address "$KILN_TUNNEL_BUS_ADDRESS" --dest dev.kiln.Tunnel --object-path /dev/kiln/Tunnel \
+                --method org.freedesktop.DBus.Properties.Get dev.kiln.Tunnel1 State
+}
+
+# --- the desktop: X, panel, keyring, notification server ---------------------------------------
 gui_session_start
-export KILN_TUNNEL_BUS_ADDRESS="$DBUS_SESSION_BUS_ADDRESS"
-printf kiln-test | gnome-keyring-daemon --unlock --components=secrets >/dev/null
-PORTAL_PORT=$((20000 + RANDOM % 20000))
-start_portal
-start_kilnd
+export LANG=C.UTF-8 LC_ALL= LANGUAGE=
+session_has() {
+        gdbus call --session --dest org.freedesktop.DBus --object-path /org/freedesktop/DBus \
+                --method org.freedesktop.DBus.NameHasOwner "$1" | grep -q true
+}
+gui_bg keyring sh -c 'printf kiln-test | exec gnome-keyring-daemon --foreground --unlock --components=secrets'
+gui_wait 10 "session_has org.freedesktop.secrets" || gui_fail "gnome-keyring-daemon did not start"
+have_notifyd=0
+if [ -x "$NOTIFYD" ]; then
+        gui_bg notifyd "$NOTIFYD" --replace
+        gui_wait 10 "session_has org.freedesktop.Notifications" || gui_fail "notification-daemon did not start"
+        NOTIFYD_NAME=$(gdbus call --session --dest org.freedesktop.DBus --object-path /org/freedesktop/DBus \
+                --method org.freedesktop.DBus.GetNameOwner org.freedesktop.Notifications | sed "s/^('\(.*\)',)$/\1/")
+        # Every Notify call and the server's replies to it.
+        gui_bg notify-monitor dbus-monitor --session \
+                "type='method_call',interface='org.freedesktop.Notifications',member='Notify'" \
+                "type='method_return',sender='$NOTIFYD_NAME'"
+        have_notifyd=1
+fi
 
 mkdir -p "$XDG_CONFIG_HOME/kiln" "$XDG_DATA_HOME/applications"
 cat >"$XDG_CONFIG_HOME/kiln/settings.ini" <<INI
 [kiln]
 account-slug=acme
-auth-url=http://127.0.0.1:$PORTAL_PORT
-api-url=ws://127.0.0.1:$PORTAL_PORT/
+auth-url=$PORTAL_URL
+api-url=${PORTAL_URL/http:/ws:}/
 INI
-# The "browser": completes the portal's form in headless chromium and hands the callback to kiln.
+# The "browser": completes the portal's form in headless Chromium and hands the callback to kiln.
+DEEP_LINK_FILE=$GUI_TMP/deep-link
 cat >"$GUI_TMP/browser.sh" <<SH
 #!/bin/bash
-exec "$(dirname "$0")/sign-in-browser.sh" "\$1" "$KILN"
+export SIGN_IN_NETNS='$NS' SIGN_IN_EMAIL=alice@acme.test SIGN_IN_PASSWORD=wonderland
+export SIGN_IN_SAVE='$DEEP_LINK_FILE' SIGN_IN_FORGE_FIRST=1 KILN_SOURCE_ROOT='$KILN_SOURCE_ROOT'
+exec '$here/sign-in-browser.sh' "\$1" '$KILN' >>'$GUI_TMP/browser.log' 2>&1
 SH
 chmod +x "$GUI_TMP/browser.sh"
 cat >"$XDG_DATA_HOME/applications/kiln-test-browser.desktop" <<DESKTOP
@@ -56,13 +172,232 @@ MimeType=x-scheme-handler/http;x-scheme-handler/https;
 DESKTOP
 printf '[Default Applications]\nx-scheme-handler/http=kiln-test-browser.desktop\n' >"$XDG_CONFIG_HOME/mimeapps.list"
 
+kiln_action() { # object path, action, [parameter as GVariant text]
+        local params="[]"
+        [ $# -ge 3 ] && params="[<$3>]"
+        gdbus call --session --dest dev.kiln.Kiln --object-path "$1" \
+                --method org.gtk.Actions.Activate "$2" "$params" '{}' >/dev/null
+}
+menu_now() {
+        "$SNI_MENU" --wait 5 dev.kiln.Kiln
+}
+# wait_menu SECONDS GREP-PATTERN: until the dbusmenu has a line matching the pattern
+wait_menu() {
+        gui_wait "$1" "menu_now | grep -qx -- '$2'"
+}
+stored_token() {
+        secret-tool lookup xdg:schema dev.kiln.Kiln.Token purpose portal-token 2>/dev/null
+}
+
+echo "1..11"
 gui_bg kiln "$KILN" --background
-"$SNI_MENU" --wait 20 dev.kiln.Kiln | grep -qx 'Sign In' || gui_fail "no enabled Sign In with kilnd running"
-"$SNI_MENU" --click 'Sign In' dev.kiln.Kiln >/dev/null
-gui_wait 60 "'$SNI_MENU' --wait 1 dev.kiln.Kiln | grep -q '^Signed in as '" || gui_fail "sign-in did not complete"
-menu=$("$SNI_MENU" dev.kiln.Kiln)
-grep -qx 'Resources \[disabled\]' <<<"$menu" || gui_fail "no resources in the menu: $menu"
+KILN_PID=$GUI_LAST_PID
+wait_menu 20 'Sign In' || gui_fail "no enabled Sign In with kilnd running: $(menu_now)"
+menu_now | grep -qx 'IconName=dev.kiln.Kiln-signed-out' || gui_fail "not the signed-out icon: $(menu_now)"
+[ -z "$(stored_token)" ] || gui_fail "a token is in the keyring before sign-in"
+ok "with kilnd signed out the tray offers Sign In and shows the signed-out icon"
+
+# --- sign in through the browser
+"$SNI_MENU" --click 'Sign In' dev.kiln.Kiln >/dev/null || gui_fail "cannot click Sign In"
+wait_menu 60 'Signed in as Alice Liddell \[disabled\]' || gui_fail "sign-in did not complete: $(menu_now)"
+gui_wait 10 "tunnel_state | grep -q connected" || gui_fail "kilnd is not connected: $(tunnel_state)"
+grep -q "ignoring a sign-in callback: the callback's state does not match the pending sign-in" "$GUI_TMP/kiln.log" ||
+        gui_fail "the forged callback was not logged as ignored"
+[ "$(grep -c 'sign-in callback accepted' "$GUI_TMP/kiln.log")" -eq 1 ] || gui_fail "not exactly one callback accepted"
+ok "Sign In → browser → portal form → deep link → kiln; a forged callback (wrong state) before it was ignored"
+
+# The exact menu: state, the portal's resources for alice (not Bob's Payroll), bottom section.
+expected="Id=dev.kiln.Kiln
+Status=Active
+IconName=dev.kiln.Kiln-connected
+IconThemePath=${KILN_ICON_THEME_PATH:-}
+Signed in as Alice Liddell [disabled]
+Sign Out
+[separator]
+Resources [disabled]
+— Internet Resource [submenu]
+  All network traffic [disabled]
+  [separator]
+  Enable this resource
+  [separator]
+  Site [disabled]
+  HQ
+  No activity
+GitLab [submenu]
+  <https://gitlab.corp.example/>
+  [separator]
+  Resource [disabled]
+  GitLab
+  gitlab.corp.example
+  [separator]
+  Add to favorites
+  [separator]
+  Site [disabled]
+  HQ
+  No activity
+Office LAN [submenu]
+  Printers and file shares
+  [separator]
+  Resource [disabled]
+  Office LAN
+  10.9.0.0/16
+  [separator]
+  Add to favorites
+  [separator]
+  Site [disabled]
+  HQ
+  No activity
+Wiki [submenu]
+  wiki.corp.example
+  [separator]
+  Resource [disabled]
+  Wiki
+  wiki.corp.example
+  [separator]
+  Add to favorites
+  [separator]
+  Site [disabled]
+  HQ
+  No activity
+[separator]
+Open Kiln
+About Kiln
+Admin Portal…
+Help [submenu]
+  Documentation…
+  Support…
+Settings
+[separator]
+Disconnect and Quit Kiln"
+menu=$(menu_now)
+for _ in $(seq 50); do # kiln-tray fetches submenus lazily
+        [ "$menu" = "$expected" ] && break
+        sleep 0.2
+        menu=$(menu_now)
+done
+[ "$menu" = "$expected" ] || gui_fail "signed-in tray menu differs:
+$(diff <(echo "$expected") <(echo "$menu"))"
+ok "the tray menu lists exactly alice's resources from the portal, with the connected icon"
+
+# The token in the keyring is nonce ‖ fragment of the deep link the portal sent.
+link=$(cat "$DEEP_LINK_FILE")
+fragment=$(python3 -c 'import sys, urllib.parse as u; print(u.parse_qs(u.urlsplit(sys.argv[1]).query)["fragment"][0])' "$link")
+token=$(stored_token)
+[ ${#token} -eq $((64 + ${#fragment})) ] && [ "${token:64}" = "$fragment" ] &&
+        [[ "${token:0:64}" =~ ^[0-9a-f]{64}$ ]] || gui_fail "the keyring does not hold nonce ‖ fragment"
+ok "gnome-keyring holds the token (nonce ‖ fragment)"
+
+# --- copy to clipboard from the resource's submenu
 "$SNI_MENU" --click 'gitlab.corp.example' dev.kiln.Kiln >/dev/null || gui_fail "no copy item for the resource"
-gui_wait 5 "[ \"\$(xclip -o -selection clipboard)\" = gitlab.corp.example ]" || gui_fail "address not copied"
-gui_screenshot "${GUI_ARTIFACTS:?}/signed-in.png"
-echo "ok - signed in through the browser; resources listed; copy works"
+gui_wait 5 "[ \"\$(xclip -o -selection clipboard)\" = gitlab.corp.example ]" ||
+        gui_fail "clipboard holds '$(xclip -o -selection clipboard 2>&1)'"
+"$SNI_MENU" --click '10.9.0.0/16' dev.kiln.Kiln >/dev/null || gui_fail "no copy item for the CIDR resource"
+gui_wait 5 "[ \"\$(xclip -o -selection clipboard)\" = 10.9.0.0/16 ]" ||
+        gui_fail "clipboard holds '$(xclip -o -selection clipboard 2>&1)'"
+ok "copy items put the resource addresses on the clipboard (read back with xclip)"
+
+# --- screenshots: the tray menu with a resource's submenu open, the Overview window
+sleep 0.5
+xdotool mousemove 1008 16 click 3
+sleep 1
+# Down to the first resource after the Internet Resource, and open its submenu.
+xdotool key Down Down Down Down Right
+sleep 1
+gui_screenshot "$ART/tray-menu-signed-in.png"
+xdotool key Escape Escape Escape
+kiln_action /dev/kiln/Kiln show-window
+gui_wait 10 "xdotool search --onlyvisible --name '^Kiln$'" || gui_fail "the Overview window did not open"
+sleep 1
+gui_screenshot "$ART/overview-signed-in.png"
+ok "screenshots: $ART/tray-menu-signed-in.png, $ART/overview-signed-in.png"
+
+# --- a replayed callback changes nothing
+signins=$(grep -c 'signing in to' "$GUI_TMP/kiln.log")
+"$KILN" "$link" || gui_fail "deep link hand-off failed"
+gui_wait 5 "grep -q 'ignoring a sign-in callback: no sign-in is pending' '$GUI_TMP/kiln.log'" ||
+        gui_fail "the replayed callback was not logged as ignored"
+sleep 0.5
+[ "$(grep -c 'signing in to' "$GUI_TMP/kiln.log")" -eq "$signins" ] || gui_fail "the replay signed in again"
+menu_now | grep -qx 'Signed in as Alice Liddell \[disabled\]' || gui_fail "the replay changed the state"
+ok "a replayed callback is ignored with a log line"
+
+# --- Export Logs with kilnd: app logs, kilnd's JSON lines, system info; no token anywhere
+zip="$ART/logs.zip"
+kiln_action /dev/kiln/Kiln export-logs "'$zip'"
+gui_wait 15 "grep -q 'logs exported' '$GUI_TMP/kiln.log'" || gui_fail "no zip written"
+python3 - "$zip" "$token" <<'PY' || gui_fail "exported zip is wrong"
+import json, re, sys, zipfile
+z = zipfile.ZipFile(sys.argv[1])
+token = sys.argv[2]
+assert z.testzip() is None
+names = z.namelist()
+stems = {n.split("/")[0] for n in names}
+assert len(stems) == 1 and re.fullmatch(r"kiln-logs-\d{4}_\d\d_\d\d-\d\d-\d\d", stems.pop()), names
+rest = sorted(n.split("/", 1)[1] for n in names)
+assert rest == ["app/kiln.log", "kilnd/kilnd.jsonl", "system-info.txt"], rest
+data = {n.split("/", 1)[1]: z.read(n).decode() for n in names}
+assert "sign-in callback accepted" in data["app/kiln.log"], data["app/kiln.log"][-500:]
+lines = [json.loads(l) for l in data["kilnd/kilnd.jsonl"].splitlines() if l]
+assert lines, "kilnd's log is empty"
+text = " ".join(json.dumps(l) for l in lines)
+assert "init" in text or "connected" in text, text[-800:]
+info = data["system-info.txt"]
+assert info.startswith("kiln 0.1.0\n") and "kilnd version unavailable" not in info, info
+for name, body in data.items():
+    for secret in (token, token[:64], token[64:]):
+        assert secret not in body, f"{name} contains the token"
+raw = open(sys.argv[1], "rb").read()
+assert token[64:].encode() not in raw and token[:64].encode() not in raw
+print(f"# {len(lines)} kilnd log lines, {len(data['app/kiln.log'])} bytes of app log")
+PY
+ok "Export Logs: app/kiln.log, kilnd/kilnd.jsonl (JSON lines via ExportLogs) and system-info.txt; no token in the zip"
+
+# --- Sign Out: back to Sign In, the token leaves the keyring
+"$SNI_MENU" --click 'Sign Out' dev.kiln.Kiln >/dev/null || gui_fail "cannot click Sign Out"
+wait_menu 15 'Sign In' || gui_fail "Sign Out did not return to Sign In: $(menu_now)"
+gui_wait 10 "tunnel_state | grep -q signed-out" || gui_fail "kilnd did not sign out: $(tunnel_state)"
+gui_wait 5 "[ -z \"\$(stored_token)\" ]" || gui_fail "the token is still in the keyring"
+menu_now | grep -qx 'IconName=dev.kiln.Kiln-signed-out' || gui_fail "not the signed-out icon after Sign Out"
+ok "Sign Out returns the tray to Sign In and deletes the token from gnome-keyring"
+
+# --- the portal revokes the session: "sign in again"
+"$SNI_MENU" --click 'Sign In' dev.kiln.Kiln >/dev/null || gui_fail "cannot click Sign In (2nd)"
+wait_menu 60 'Signed in as Alice Liddell \[disabled\]' || gui_fail "second sign-in did not complete: $(menu_now)"
+[ -n "$(stored_token)" ] || gui_fail "no token after the second sign-in"
+write_portal_config 0
+kill -HUP "$PORTAL_PID"
+wait_menu 20 'Sign In' || gui_fail "kiln did not return to Sign In after the portal removed the user: $(menu_now)"
+gui_wait 5 "[ -z \"\$(stored_token)\" ]" || gui_fail "the revoked token is still in the keyring"
+grep -q 'notification: Kiln disconnected: To access resources, sign in again.' "$GUI_TMP/kiln.log" ||
+        gui_fail "no 'sign in again' notification in kiln's log"
+ok "the portal removing the user signs out with 'sign in again' and deletes the token"
+
+# --- notifications reached a real notification server
+if [ "$have_notifyd" = 1 ]; then
+        python3 - "$GUI_TMP/notify-monitor.log" <<'PY' || gui_fail "notifications not delivered to notification-daemon"
+import re, sys
+text = open(sys.argv[1]).read()
+blocks = re.split(r"\n(?=method |signal |error )", text)
+calls = {}   # serial → (summary, body)
+answered = []
+for b in blocks:
+    m = re.match(r"method call .*? serial=(\d+) .*?member=Notify", b)
+    if m:
+        strings = re.findall(r'^\s+string "(.*)"$', b, re.M)
+        # app_name, app_icon, summary, body, then actions
+        calls[m.group(1)] = (strings[2], strings[3])
+        continue
+    m = re.match(r"method return .*? reply_serial=(\d+)", b)
+    if m and m.group(1) in calls and re.search(r"^\s+uint32 [1-9]\d*$", b, re.M):
+        answered.append(calls[m.group(1)])
+want = [("Kiln connected", "You are now signed in and able to access resources."),
+        ("Kiln disconnected", "To access resources, sign in again.")]
+for w in want:
+    assert w in answered, f"{w} not answered by the server; answered: {answered}"
+print(f"# notification-daemon answered {len(answered)} notifications: {[a[0] for a in answered]}")
+PY
+        ok "notification-daemon received 'Kiln connected' and 'sign in again' (Notify calls answered with an id)"
+else
+        grep -q 'notification: Kiln connected' "$GUI_TMP/kiln.log" || gui_fail "no 'connected' notification logged"
+        ok "# SKIP notification-daemon not installed; the 'connected' notification was logged"
+fi
