@@ -79,6 +79,8 @@ static void notify_user(KilnApplication *self, const char *id, const char *title
                         const char *button_label, const char *button_action)
 {
         g_autoptr(GNotification) n = g_notification_new(title);
+        g_autoptr(GIcon) icon = g_themed_icon_new(KILN_APP_ID);
+        g_notification_set_icon(n, icon);
         if (body)
                 g_notification_set_body(n, body);
         g_notification_set_default_action(n, "app.show-window");
@@ -517,7 +519,10 @@ static void on_tunnel_error(KilnTunnelState *tunnel, const char *message, gboole
         KilnApplication *self = user_data;
 
         g_warning("kilnd reported an error%s: %s", requires_sign_in ? " (sign-in required)" : "", message);
-        set_last_error(self, message);
+        /* An expired or revoked session is routine: say what to do, not kilnd's wording. */
+        set_last_error(self, requires_sign_in
+                                 ? _("Your session has ended. To access resources, sign in again.")
+                                 : message);
         if (self->phase == KILN_PHASE_SIGNED_IN)
                 self->disconnect_explained = TRUE;
         if (requires_sign_in) {

@@ -129,7 +129,7 @@ gui_session_start() {
         export DBUS_SESSION_BUS_ADDRESS
 
         local display_file="$GUI_TMP/display"
-        gui_bg xvfb Xvfb -displayfd 4 -screen 0 1024x700x24 -nolisten tcp 4>"$display_file" >/dev/null
+        gui_bg xvfb Xvfb -displayfd 4 -screen 0 1024x768x24 -nolisten tcp 4>"$display_file" >/dev/null
         gui_wait 10 "test -s '$display_file'" || gui_fail "Xvfb did not start"
         DISPLAY=":$(head -n1 "$display_file")"
         export DISPLAY

@@ -18,18 +18,18 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../support/netns.sh"
 # shellcheck source=gui-session.sh
 source "$here/gui-session.sh"
+# shellcheck source=kiln-backend.sh
+source "$here/kiln-backend.sh"
 
 : "${KILN:?}" "${SNI_MENU:?}" "${GUI_ARTIFACTS:?}" "${KILN_SOURCE_ROOT:?}" "${KILN_BUILD_ROOT:?}"
 [ "$(id -u)" -eq 0 ] || gui_skip "kilnd needs root for its TUN device and the network namespace"
 [ -n "${KILND:-}" ] && [ -x "${KILND:-}" ] || gui_skip "kilnd is not built in this tree"
-PORTAL_EXE=$KILN_BUILD_ROOT/tests/portal/kiln-test-portal
-[ -x "$PORTAL_EXE" ] || gui_skip "kiln-test-portal is not built in this tree"
+[ -x "$KILN_BUILD_ROOT/tests/portal/kiln-test-portal" ] || gui_skip "kiln-test-portal is not built in this tree"
 for c in chromium node xclip xdotool import gnome-keyring-daemon secret-tool dbus-monitor python3 gdbus; do
         command -v "$c" >/dev/null 2>&1 || gui_skip "$c not installed (build-aux/install-deps installs it)"
 done
 [ -d "$KILN_SOURCE_ROOT/tests/portal/node_modules/playwright-core" ] ||
         gui_skip "playwright-core missing: run build-aux/install-deps (npm ci in tests/portal)"
-NOTIFYD=/usr/lib/notification-daemon/notification-daemon
 ART=$GUI_ARTIFACTS/sign-in
 mkdir -p "$ART"
 rm -f "$ART"/*.png "$ART"/*.zip
@@ -40,137 +40,12 @@ ok() {
         echo "ok $n - $*"
 }
 
-# --- the portal and kilnd, in a namespace -------------------------------------------------------
-ns_add kilnd
-NS=$(ns_name kilnd)
-write_portal_config() { # $1: 1 = alice is a user of the account, 0 = she was removed
-        local users='{ "email": "alice@acme.test", "password": "wonderland", "name": "Alice Liddell" },'
-        local alice='{ "users": ["alice@acme.test"], "resources": ["GitLab", "Office LAN", "Wiki", "Internet"] },'
-        [ "$1" = 1 ] || users='' alice=''
-        cat >"$TEST_TMP/portal.json.new" <<JSON
-{
-  "secret": "$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')",
-  "accounts": [ {
-    "slug": "acme", "name": "Acme Inc",
-    "users": [ $users { "email": "bob@acme.test", "password": "builder", "name": "Bob" } ],
-    "sites": [ { "name": "HQ" } ],
-    "resources": [
-      { "type": "dns", "name": "GitLab", "address": "gitlab.corp.example",
-        "address_description": "https://gitlab.corp.example/", "sites": ["HQ"] },
-      { "type": "cidr", "name": "Office LAN", "address": "10.9.0.0/16",
-        "address_description": "Printers and file shares", "sites": ["HQ"] },
-      { "type": "dns", "name": "Wiki", "address": "wiki.corp.example", "sites": ["HQ"] },
-      { "type": "internet", "name": "Internet", "sites": ["HQ"] },
-      { "type": "cidr", "name": "Payroll", "address": "10.66.0.0/16", "sites": ["HQ"] }
-    ],
-    "policies": [ $alice { "users": ["bob@acme.test"], "resources": ["Payroll"] } ]
-  } ]
-}
-JSON
-        # The secret stays the same across rewrites, so tokens stay valid.
-        if [ -f "$TEST_TMP/portal.json" ]; then
-                python3 - "$TEST_TMP/portal.json" "$TEST_TMP/portal.json.new" <<'PY'
-import json, sys
-old, new = (json.load(open(p)) for p in sys.argv[1:])
-new["secret"] = old["secret"]
-json.dump(new, open(sys.argv[2], "w"))
-PY
-        fi
-        mv "$TEST_TMP/portal.json.new" "$TEST_TMP/portal.json"
-}
-write_portal_config 1
-bg_start kilnd portal "$PORTAL_EXE" --config "$TEST_TMP/portal.json" --listen 127.0.0.1 --port 0
-PORTAL_PID=$BG_PID
-wait_for 10 "grep -q '^listening on http://' '$TEST_TMP/portal.log'" || fail "the test portal did not start"
-PORTAL_URL=$(sed -n 's/^listening on \(http:\/\/[^ ]*\)$/\1/p' "$TEST_TMP/portal.log" | head -n1)
-
-# A system-like bus (the essentials of Debian's system.conf) with the real kilnd policy.
-SYSTEM_BUS=$TEST_TMP/system-bus
-cat >"$TEST_TMP/system-bus.conf" <<XML
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:path=$SYSTEM_BUS</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <deny own="*"/>
-    <deny send_type="method_call"/>
-    <allow send_type="signal"/>
-    <allow send_requested_reply="true" send_type="method_return"/>
-    <allow send_requested_reply="true" send_type="error"/>
-    <allow receive_type="method_call"/>
-    <allow receive_type="method_return"/>
-    <allow receive_type="error"/>
-    <allow receive_type="signal"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Introspectable"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Properties"/>
-  </policy>
-  <include>$KILN_SOURCE_ROOT/resources/kilnd/dev.kiln.Tunnel.conf</include>
-</busconfig>
-XML
-bg_start kilnd system-bus dbus-daemon --nofork --nopidfile --config-file="$TEST_TMP/system-bus.conf"
-wait_for 10 "test -S '$SYSTEM_BUS'" || fail "the system-like dbus-daemon did not start"
-export KILN_TUNNEL_BUS_ADDRESS="unix:path=$SYSTEM_BUS"
-mkdir -p "$TEST_TMP/kilnd-log" "$TEST_TMP/kilnd-state"
-bg_start kilnd kilnd "$KILND" --bus-address "$KILN_TUNNEL_BUS_ADDRESS" --log-dir "$TEST_TMP/kilnd-log" \
-        --state-dir "$TEST_TMP/kilnd-state"
-wait_for 10 "gdbus call --address '$KILN_TUNNEL_BUS_ADDRESS' --dest org.freedesktop.DBus \
-        --object-path /org/freedesktop/DBus --method org.freedesktop.DBus.NameHasOwner dev.kiln.Tunnel |
-        grep -q true" || fail "kilnd did not take dev.kiln.Tunnel"
-tunnel_state() {
-        gdbus call --address "$KILN_TUNNEL_BUS_ADDRESS" --dest dev.kiln.Tunnel --object-path /dev/kiln/Tunnel \
-                --method org.freedesktop.DBus.Properties.Get dev.kiln.Tunnel1 State
-}
-
-# --- the desktop: X, panel, keyring, notification server ---------------------------------------
+# --- the portal and kilnd in a namespace; the desktop with keyring and notification server ------
+kiln_backend_start
 gui_session_start
 export LANG=C.UTF-8 LC_ALL= LANGUAGE=
-session_has() {
-        gdbus call --session --dest org.freedesktop.DBus --object-path /org/freedesktop/DBus \
-                --method org.freedesktop.DBus.NameHasOwner "$1" | grep -q true
-}
-gui_bg keyring sh -c 'printf kiln-test | exec gnome-keyring-daemon --foreground --unlock --components=secrets'
-gui_wait 10 "session_has org.freedesktop.secrets" || gui_fail "gnome-keyring-daemon did not start"
-have_notifyd=0
-if [ -x "$NOTIFYD" ]; then
-        gui_bg notifyd "$NOTIFYD" --replace
-        gui_wait 10 "session_has org.freedesktop.Notifications" || gui_fail "notification-daemon did not start"
-        NOTIFYD_NAME=$(gdbus call --session --dest org.freedesktop.DBus --object-path /org/freedesktop/DBus \
-                --method org.freedesktop.DBus.GetNameOwner org.freedesktop.Notifications | sed "s/^('\(.*\)',)$/\1/")
-        # Every Notify call and the server's replies to it.
-        gui_bg notify-monitor dbus-monitor --session \
-                "type='method_call',interface='org.freedesktop.Notifications',member='Notify'" \
-                "type='method_return',sender='$NOTIFYD_NAME'"
-        have_notifyd=1
-fi
-
-mkdir -p "$XDG_CONFIG_HOME/kiln" "$XDG_DATA_HOME/applications"
-cat >"$XDG_CONFIG_HOME/kiln/settings.ini" <<INI
-[kiln]
-account-slug=acme
-auth-url=$PORTAL_URL
-api-url=${PORTAL_URL/http:/ws:}/
-INI
-# The "browser": completes the portal's form in headless Chromium and hands the callback to kiln.
-DEEP_LINK_FILE=$GUI_TMP/deep-link
-cat >"$GUI_TMP/browser.sh" <<SH
-#!/bin/bash
-export SIGN_IN_NETNS='$NS' SIGN_IN_EMAIL=alice@acme.test SIGN_IN_PASSWORD=wonderland
-export SIGN_IN_SAVE='$DEEP_LINK_FILE' SIGN_IN_FORGE_FIRST=1 KILN_SOURCE_ROOT='$KILN_SOURCE_ROOT'
-exec '$here/sign-in-browser.sh' "\$1" '$KILN' >>'$GUI_TMP/browser.log' 2>&1
-SH
-chmod +x "$GUI_TMP/browser.sh"
-cat >"$XDG_DATA_HOME/applications/kiln-test-browser.desktop" <<DESKTOP
-[Desktop Entry]
-Type=Application
-Name=Test browser
-Exec=$GUI_TMP/browser.sh %u
-MimeType=x-scheme-handler/http;x-scheme-handler/https;
-DESKTOP
-printf '[Default Applications]\nx-scheme-handler/http=kiln-test-browser.desktop\n' >"$XDG_CONFIG_HOME/mimeapps.list"
+kiln_desktop_services
+kiln_test_browser
 
 kiln_action() { # object path, action, [parameter as GVariant text]
         local params="[]"
@@ -200,7 +75,7 @@ ok "with kilnd signed out the tray offers Sign In and shows the signed-out icon"
 # --- sign in through the browser
 "$SNI_MENU" --click 'Sign In' dev.kiln.Kiln >/dev/null || gui_fail "cannot click Sign In"
 wait_menu 60 'Signed in as Alice Liddell \[disabled\]' || gui_fail "sign-in did not complete: $(menu_now)"
-gui_wait 10 "tunnel_state | grep -q connected" || gui_fail "kilnd is not connected: $(tunnel_state)"
+gui_wait 10 "kiln_tunnel_state | grep -q connected" || gui_fail "kilnd is not connected: $(kiln_tunnel_state)"
 grep -q "ignoring a sign-in callback: the callback's state does not match the pending sign-in" "$GUI_TMP/kiln.log" ||
         gui_fail "the forged callback was not logged as ignored"
 [ "$(grep -c 'sign-in callback accepted' "$GUI_TMP/kiln.log")" -eq 1 ] || gui_fail "not exactly one callback accepted"
@@ -355,7 +230,7 @@ ok "Export Logs: app/kiln.log, kilnd/kilnd.jsonl (JSON lines via ExportLogs) and
 # --- Sign Out: back to Sign In, the token leaves the keyring
 "$SNI_MENU" --click 'Sign Out' dev.kiln.Kiln >/dev/null || gui_fail "cannot click Sign Out"
 wait_menu 15 'Sign In' || gui_fail "Sign Out did not return to Sign In: $(menu_now)"
-gui_wait 10 "tunnel_state | grep -q signed-out" || gui_fail "kilnd did not sign out: $(tunnel_state)"
+gui_wait 10 "kiln_tunnel_state | grep -q signed-out" || gui_fail "kilnd did not sign out: $(kiln_tunnel_state)"
 gui_wait 5 "[ -z \"\$(stored_token)\" ]" || gui_fail "the token is still in the keyring"
 menu_now | grep -qx 'IconName=dev.kiln.Kiln-signed-out' || gui_fail "not the signed-out icon after Sign Out"
 ok "Sign Out returns the tray to Sign In and deletes the token from gnome-keyring"
@@ -364,16 +239,22 @@ ok "Sign Out returns the tray to Sign In and deletes the token from gnome-keyrin
 "$SNI_MENU" --click 'Sign In' dev.kiln.Kiln >/dev/null || gui_fail "cannot click Sign In (2nd)"
 wait_menu 60 'Signed in as Alice Liddell \[disabled\]' || gui_fail "second sign-in did not complete: $(menu_now)"
 [ -n "$(stored_token)" ] || gui_fail "no token after the second sign-in"
-write_portal_config 0
+kiln_portal_config 0
 kill -HUP "$PORTAL_PID"
 wait_menu 20 'Sign In' || gui_fail "kiln did not return to Sign In after the portal removed the user: $(menu_now)"
+menu_now | grep -qx 'Your session has ended. To access resources, sign in again. \[disabled\]' ||
+        gui_fail "the tray does not say why: $(menu_now)"
 gui_wait 5 "[ -z \"\$(stored_token)\" ]" || gui_fail "the revoked token is still in the keyring"
 grep -q 'notification: Kiln disconnected: To access resources, sign in again.' "$GUI_TMP/kiln.log" ||
         gui_fail "no 'sign in again' notification in kiln's log"
+[ "$(grep -c 'notification: Kiln disconnected' "$GUI_TMP/kiln.log")" -eq 1 ] ||
+        gui_fail "the user was told more than once (or not) that the session ended"
+sleep 1
+gui_screenshot "$ART/sign-in-again.png"
 ok "the portal removing the user signs out with 'sign in again' and deletes the token"
 
 # --- notifications reached a real notification server
-if [ "$have_notifyd" = 1 ]; then
+if [ "$HAVE_NOTIFYD" = 1 ]; then
         python3 - "$GUI_TMP/notify-monitor.log" <<'PY' || gui_fail "notifications not delivered to notification-daemon"
 import re, sys
 text = open(sys.argv[1]).read()
