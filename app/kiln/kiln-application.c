@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
+#include <malloc.h>
 #include <string.h>
 
 #include "app/kiln/kiln-deep-link.h"
@@ -768,6 +769,21 @@ static void setup_actions(KilnApplication *self)
 
 /* ---- GApplication ---- */
 
+static gboolean trim_heap(gpointer user_data)
+{
+        malloc_trim(0);
+        return G_SOURCE_REMOVE;
+}
+
+/* Kiln lives in the tray for days: once the last window is gone, give the heap that its widgets
+ * used back to the system instead of keeping it in glibc's free lists. */
+static void kiln_application_window_removed(GtkApplication *app, GtkWindow *window)
+{
+        GTK_APPLICATION_CLASS(kiln_application_parent_class)->window_removed(app, window);
+        if (!gtk_application_get_windows(app))
+                g_timeout_add_seconds_full(G_PRIORITY_LOW, 1, trim_heap, NULL, NULL);
+}
+
 static void kiln_application_startup(GApplication *app)
 {
         KilnApplication *self = KILN_APPLICATION(app);
@@ -911,6 +927,7 @@ static void kiln_application_class_init(KilnApplicationClass *klass)
         app_class->activate = kiln_application_activate;
         app_class->open = kiln_application_open;
         app_class->handle_local_options = kiln_application_handle_local_options;
+        GTK_APPLICATION_CLASS(klass)->window_removed = kiln_application_window_removed;
 
         props[PROP_PHASE] = g_param_spec_int(
             "phase", NULL, NULL, KILN_PHASE_LOADING, KILN_PHASE_QUITTING, KILN_PHASE_LOADING,

@@ -116,7 +116,7 @@ gui_session_start() {
         export HOME="$GUI_TMP/home"
         export XDG_CONFIG_HOME="$HOME/.config" XDG_CACHE_HOME="$HOME/.cache" XDG_DATA_HOME="$HOME/.local/share"
         export XDG_RUNTIME_DIR="$GUI_TMP/run" XDG_CURRENT_DESKTOP=XFCE XDG_SESSION_TYPE=x11
-        export GDK_BACKEND=x11 GSK_RENDERER=cairo NO_AT_BRIDGE=1 GTK_A11Y=none
+        export GDK_BACKEND=x11 NO_AT_BRIDGE=1 GTK_A11Y=none
         mkdir -p "$XDG_CONFIG_HOME" "$XDG_CACHE_HOME" "$XDG_DATA_HOME" "$XDG_RUNTIME_DIR"
         chmod 700 "$XDG_RUNTIME_DIR"
         _gui_panel_config
