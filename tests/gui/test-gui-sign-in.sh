@@ -172,6 +172,13 @@ gui_wait 5 "[ \"\$(xclip -o -selection clipboard)\" = 10.9.0.0/16 ]" ||
 ok "copy items put the resource addresses on the clipboard (read back with xclip)"
 
 # --- screenshots: the tray menu with a resource's submenu open, the Overview window
+close_notifications() { # notification-daemon's bubbles would cover the menu
+        local w
+        for w in $(xdotool search --name '^Notification$' 2>/dev/null); do
+                xdotool windowunmap "$w" 2>/dev/null
+        done
+}
+close_notifications
 sleep 0.5
 xdotool mousemove 1008 16 click 3
 sleep 1
