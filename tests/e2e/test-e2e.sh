@@ -133,10 +133,10 @@ ok "curl http://app.corp.test:8080/ (DNS resource) through the tunnel"
 
 # 2. A port outside the filters: ICMP prohibited from the client's own filter, at once.
 t0=$(date +%s%N)
-ns_exec client curl -s --max-time 10 http://10.3.0.80:9090/ >/dev/null 2>"$TEST_TMP/denied.err"
+ns_exec client curl -sS --max-time 10 http://10.3.0.80:9090/ >/dev/null 2>"$TEST_TMP/denied.err"
 rc=$?
 ms=$((($(date +%s%N) - t0) / 1000000))
-echo "# a denied port failed after $ms ms (curl exit $rc)"
+echo "# a denied port failed after $ms ms (curl exit $rc: $(cat "$TEST_TMP/denied.err"))"
 [ $rc -eq 7 ] || fail "denied port: curl exit $rc, wanted 7 (could not connect): $(cat "$TEST_TMP/denied.err")"
 [ $ms -lt 2000 ] || fail "denied port took $ms ms: no ICMP prohibited?"
 ok "tcp/9090 outside the filters fails fast (curl exit 7 in $ms ms)"
@@ -164,7 +164,8 @@ until out=$(fetch http://10.3.0.80:8080/ 5) && grep -q hello "$TEST_TMP/body"; d
 done
 echo "# traffic resumed $((($(date +%s%N) - t0) / 1000000)) ms after the gateway was killed"
 grep -q '"message":"client connected"' "$TEST_TMP/$other/kiln-gateway.log" || fail "$other never connected the client"
-ok "one gateway killed: traffic resumes through $other"
+out=$(fetch http://app.corp.test:8080/ 20) && grep -q hello "$TEST_TMP/body" || fail "DNS resource through $other: $out"
+ok "one gateway killed: traffic (CIDR and DNS resources) resumes through $other"
 
 # 6. The DNS resource removed in the portal config + SIGHUP: access stops.
 write_config noapp
@@ -173,7 +174,9 @@ wait_for 10 "tail -n 3 '$TEST_TMP/kilnd.log' | grep -q '^resources 1$'" || fail 
 if fetch http://app.corp.test:8080/ 5 >/dev/null && grep -q hello "$TEST_TMP/body"; then
         fail "the removed DNS resource is still reachable"
 fi
-ok "resource removed in the portal + SIGHUP: no more access to app.corp.test"
+wait_for 10 "grep -q '\"message\":\"access revoked\"' '$TEST_TMP/$other/kiln-gateway.log'" ||
+        fail "$other was not told to revoke the removed resource"
+ok "resource removed in the portal + SIGHUP: kilnd drops it, $other revokes it, app.corp.test unreachable"
 
 # 7. kilnd stopped: resolv.conf and routes as before.
 kill -TERM "$kilnd_pid"
