@@ -106,12 +106,19 @@ chmod 600 "$TEST_TMP/token"
 client_resolv=/etc/netns/$(ns_name client)/resolv.conf
 echo "nameserver 10.1.0.1" >"$client_resolv"
 resolv_before=$(cat "$client_resolv")
-routes_before=$(ns_exec client ip route show table all | grep -v 'table local' | sort)
+routing() { # routes (both families, every table but local) and policy rules of the client
+        { ns_exec client ip -4 route show table all; ns_exec client ip -6 route show table all; } |
+                grep -v 'table local' | sort
+        ns_exec client ip -4 rule show
+        ns_exec client ip -6 rule show
+}
+routes_before=$(routing)
 start_kilnd() { # $1: log name
         bg_start client "$1" "$kilnd" --headless --api-url "$url" --token-file "$TEST_TMP/token" \
                 --log-dir "$TEST_TMP/$1-logs" --state-dir "$TEST_TMP/kilnd-state" --log-level debug
         kilnd_pid=$BG_PID
         wait_for 15 "grep -q '^state connected' '$TEST_TMP/$1.log'" || fail "kilnd did not reach connected"
+        [ "$(routing)" != "$routes_before" ] || fail "kilnd connected but installed no routes"
 }
 start_kilnd kilnd
 
@@ -184,9 +191,8 @@ wait "$kilnd_pid"
 rc=$?
 [ $rc -eq 0 ] || fail "kilnd exited $rc on SIGTERM"
 [ "$(cat "$client_resolv")" = "$resolv_before" ] || fail "resolv.conf not restored: $(cat "$client_resolv")"
-[ "$(ns_exec client ip route show table all | grep -v 'table local' | sort)" = "$routes_before" ] ||
-        fail "routes not restored: $(ns_exec client ip route show table all | grep -v 'table local')"
-ok "kilnd stopped: resolv.conf and routes restored"
+[ "$(routing)" = "$routes_before" ] || fail "routes or rules not restored: $(diff <(echo "$routes_before") <(routing))"
+ok "kilnd stopped: resolv.conf, routes and policy rules restored"
 
 # 8. Both NATs symmetric: the only path is the relay.  Conntrack keeps the mappings of flows
 # that already exist, so the gateway that served so far stops and the killed one comes back
