@@ -11,14 +11,25 @@ static void kiln_gateway_connections_default_init(KilnGatewayConnectionsInterfac
                      G_TYPE_STRING, G_TYPE_STRV);
         g_signal_new("invalidated-candidates", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 2,
                      G_TYPE_STRING, G_TYPE_STRV);
-        g_signal_new("packet-received", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 2,
-                     G_TYPE_STRING, G_TYPE_BYTES);
 }
 
 gboolean kiln_gateway_connections_authorize(KilnGatewayConnections *self,
-                                            const KilnPortalCreateAuthorization *auth, GError **error)
+                                            const KilnPortalCreateAuthorization *auth,
+                                            const struct kiln_resource *resource, GError **error)
 {
-        return KILN_GATEWAY_CONNECTIONS_GET_IFACE(self)->authorize(self, auth, error);
+        return KILN_GATEWAY_CONNECTIONS_GET_IFACE(self)->authorize(self, auth, resource, error);
+}
+
+void kiln_gateway_connections_revoke(KilnGatewayConnections *self, const char *client_id,
+                                     const char *resource_id)
+{
+        KILN_GATEWAY_CONNECTIONS_GET_IFACE(self)->revoke(self, client_id, resource_id);
+}
+
+void kiln_gateway_connections_update_resource(KilnGatewayConnections *self,
+                                              const struct kiln_resource *resource)
+{
+        KILN_GATEWAY_CONNECTIONS_GET_IFACE(self)->update_resource(self, resource);
 }
 
 void kiln_gateway_connections_add_candidates(KilnGatewayConnections *self, const char *client_id,
@@ -37,15 +48,4 @@ void kiln_gateway_connections_set_relays(KilnGatewayConnections *self, GPtrArray
                                          GPtrArray *disconnected_ids)
 {
         KILN_GATEWAY_CONNECTIONS_GET_IFACE(self)->set_relays(self, connected, disconnected_ids);
-}
-
-void kiln_gateway_connections_send_packet(KilnGatewayConnections *self, const char *client_id,
-                                          const guint8 *data, gsize len)
-{
-        KILN_GATEWAY_CONNECTIONS_GET_IFACE(self)->send_packet(self, client_id, data, len);
-}
-
-void kiln_gateway_connections_close(KilnGatewayConnections *self, const char *client_id)
-{
-        KILN_GATEWAY_CONNECTIONS_GET_IFACE(self)->close(self, client_id);
 }

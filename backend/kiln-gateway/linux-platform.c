@@ -133,18 +133,7 @@ fail:
         return fail_errno(error, r, "configuring the TUN device");
 }
 
-static void write_tun(gpointer data, const guint8 *packet, gsize len)
-{
-        KilnGatewayLinuxPlatform *p = data;
-
-        /* A full TUN queue drops like any router would; the sender retransmits. */
-        if (p->tun_fd >= 0 && write(p->tun_fd, packet, len) < 0)
-                kiln_log(p->logger, KILN_LOG_DEBUG, TARGET, "TUN write failed",
-                         KILN_LOG_STR("error", g_strerror(errno)));
-}
-
 const KilnGatewayPlatformOps kiln_gateway_linux_platform_ops = {
         .configure = configure,
-        .write_tun = write_tun,
         .teardown = teardown,
 };

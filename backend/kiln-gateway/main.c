@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * kiln-gateway --api-url URL [--token-file F | env KILN_GATEWAY_TOKEN] [--log-dir D]
- *              [--state-dir D] [--interface NAME] [--name NAME] [--log-level LEVEL]
+ *              [--state-dir D] [--interface NAME] [--name NAME] [--port PORT] [--log-level LEVEL]
  *
  * Connects to the portal as a gateway (/gateway/v2/websocket, topic "gateway"), brings up the
  * TUN with the addresses from init plus forwarding and masquerade, keeps the per-client
- * authorizations in step with the portal, and answers create_authorization.  SIGTERM/SIGINT
+ * authorizations in step with the portal, answers create_authorization, and runs the data path
+ * (ICE, WireGuard, filters, DNS-resource NAT) on the TUN and a UDP socket.  SIGTERM/SIGINT
  * tear everything down and exit 0; a fatal portal error (bad token, …) exits 1.
  */
 #include <errno.h>
@@ -17,7 +18,7 @@
 
 #include "backend/crypto/keys.h"
 #include "backend/kiln-gateway/linux-platform.h"
-#include "backend/kiln-gateway/log-connections.h"
+#include "backend/kiln-gateway/engine-connections.h"
 #include "backend/kiln-gateway/session.h"
 #include "backend/log/log.h"
 #include "backend/portal/client.h"
@@ -31,7 +32,38 @@ typedef struct {
         GMainLoop *loop;
         KilnLogger *logger;
         int exit_code;
+        KilnGatewayLinuxPlatform *platform;
+        KilnGatewayEngineConnections *connections;
 } Gateway;
+
+/* The platform, with the data path started on the TUN once init has brought it up. */
+static gboolean configure(gpointer data, const char *ipv4, const char *ipv6, GError **error)
+{
+        Gateway *gw = data;
+        int old_fd = kiln_gateway_linux_platform_get_tun_fd(gw->platform);
+
+        if (!kiln_gateway_linux_platform_ops.configure(gw->platform, ipv4, ipv6, error))
+                return FALSE;
+        if (old_fd >= 0 && kiln_gateway_linux_platform_get_tun_fd(gw->platform) != old_fd) {
+                /* The data path keeps reading the old fd: start over with the new addresses. */
+                g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                                    "the portal changed the tunnel addresses; restart to apply them");
+                return FALSE;
+        }
+        return kiln_gateway_engine_connections_start(
+            gw->connections, kiln_gateway_linux_platform_get_tun_fd(gw->platform), error);
+}
+
+static void teardown(gpointer data)
+{
+        Gateway *gw = data;
+
+        /* The loop's TUN thread must be gone before the fd closes; queued revokes run first. */
+        kiln_gateway_engine_connections_stop(gw->connections);
+        kiln_gateway_linux_platform_ops.teardown(gw->platform);
+}
+
+static const KilnGatewayPlatformOps platform_ops = { .configure = configure, .teardown = teardown };
 
 static gboolean on_signal(gpointer data)
 {
@@ -143,14 +175,13 @@ int main(int argc, char *argv[])
 {
         g_autofree char *api_url = NULL, *token_file = NULL, *log_dir = NULL, *state_dir = NULL;
         g_autofree char *interface = NULL, *name = NULL, *level_name = NULL;
+        gint port = 0;
         g_autofree char *token = NULL, *id_path = NULL, *device_id = NULL, *external_id = NULL;
         g_autofree char *public_b64 = g_malloc(WG_KEY_LEN_BASE64);
         g_autoptr(GOptionContext) context = g_option_context_new("- Kiln's Firezone-compatible gateway");
         g_autoptr(GError) error = NULL;
         g_autoptr(KilnPortalClient) client = NULL;
         g_autoptr(KilnGatewaySession) session = NULL;
-        g_autoptr(KilnGatewayLogConnections) connections = NULL;
-        g_autoptr(KilnGatewayLinuxPlatform) platform = NULL;
         uint8_t private_key[WG_KEY_LEN], public_key[WG_KEY_LEN];
         KilnLogConfig config = { .name = "kiln-gateway", .to_stderr = TRUE, .level = KILN_LOG_INFO };
         KilnPortalLoginParams params = { .role = KILN_PORTAL_ROLE_GATEWAY };
@@ -170,6 +201,8 @@ int main(int argc, char *argv[])
                   "NAME" },
                 { "name", 0, 0, G_OPTION_ARG_STRING, &name, "Name shown in the portal (default: host name)",
                   "NAME" },
+                { "port", 0, 0, G_OPTION_ARG_INT, &port, "UDP port for WireGuard and ICE (default: any)",
+                  "PORT" },
                 { "log-level", 0, 0, G_OPTION_ARG_STRING, &level_name, "error, warn, info, debug or trace",
                   "LEVEL" },
                 G_OPTION_ENTRY_NULL,
@@ -181,6 +214,10 @@ int main(int argc, char *argv[])
                         error      ? error->message
                         : argc > 1 ? "unexpected arguments"
                                    : "--api-url is required");
+                return 2;
+        }
+        if (port < 0 || port > G_MAXUINT16) {
+                fprintf(stderr, "kiln-gateway: --port must be 0 to 65535\n");
                 return 2;
         }
         if (level_name && kiln_log_level_from_string(level_name, &config.level) < 0) {
@@ -221,8 +258,7 @@ int main(int argc, char *argv[])
         }
         external_id = kiln_device_id_external_id(device_id);
 
-        /* A fresh key per run, in memory only: the portal learns it from the public_key param.
-         * The ICE/WireGuard connection layer takes private_key when it is wired in. */
+        /* A fresh key per run, in memory only: the portal learns it from the public_key param. */
         curve25519_generate_secret(private_key);
         curve25519_generate_public(public_key, private_key);
         key_to_base64(public_b64, public_key);
@@ -237,11 +273,17 @@ int main(int argc, char *argv[])
                 gw.exit_code = 2;
                 goto out;
         }
+        gw.connections = kiln_gateway_engine_connections_new(private_key, (guint16)port, gw.logger, &error);
+        if (!gw.connections) {
+                kiln_log(gw.logger, KILN_LOG_ERROR, TARGET, "no data path",
+                         KILN_LOG_STR("error", error->message));
+                gw.exit_code = 1;
+                goto out;
+        }
         gw.loop = g_main_loop_new(NULL, FALSE);
-        connections = kiln_gateway_log_connections_new(gw.logger);
-        platform = kiln_gateway_linux_platform_new(interface ? interface : "tun-kiln", gw.logger);
-        session = kiln_gateway_session_new(KILN_GATEWAY_CONNECTIONS(connections),
-                                           &kiln_gateway_linux_platform_ops, platform, gw.logger);
+        gw.platform = kiln_gateway_linux_platform_new(interface ? interface : "tun-kiln", gw.logger);
+        session = kiln_gateway_session_new(KILN_GATEWAY_CONNECTIONS(gw.connections), &platform_ops, &gw,
+                                           gw.logger);
         g_signal_connect(client, "gateway-message", G_CALLBACK(on_gateway_message), session);
         g_signal_connect(client, "fatal-error", G_CALLBACK(on_fatal), &gw);
         g_signal_connect(client, "hiccup", G_CALLBACK(on_hiccup), &gw);
@@ -265,7 +307,10 @@ out:
         wipe_string(token);
         g_clear_pointer(&gw.loop, g_main_loop_unref);
         g_clear_object(&session);
-        g_clear_pointer(&platform, kiln_gateway_linux_platform_free);
+        if (gw.connections)
+                kiln_gateway_engine_connections_stop(gw.connections);
+        g_clear_object(&gw.connections);
+        g_clear_pointer(&gw.platform, kiln_gateway_linux_platform_free);
         g_clear_object(&client);
         kiln_logger_free(gw.logger);
         return gw.exit_code;

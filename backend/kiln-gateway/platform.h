@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * What KilnGatewaySession needs from the host: the gateway's TUN with the portal's addresses
- * and the tunnel routes, kernel forwarding and masquerade (spec §8), and a way to hand a
- * packet to the TUN.  linux-platform.c is the real one; tests pass a recorder.
+ * and the tunnel routes, kernel forwarding and masquerade (spec §8).  linux-platform.c is the
+ * real one; tests pass a recorder.
  */
 #pragma once
 
@@ -12,8 +12,6 @@ typedef struct {
         /* Brings the TUN up with ipv4/32 and ipv6/128 (the portal's init interface) and installs
          * forwarding; called again with new addresses when a later init changes them. */
         gboolean (*configure)(gpointer data, const char *ipv4, const char *ipv6, GError **error);
-        /* Writes one IP packet to the TUN; the kernel forwards and masquerades it. */
-        void (*write_tun)(gpointer data, const guint8 *packet, gsize len);
         /* Removes everything configure set up; safe to call when nothing was. */
         void (*teardown)(gpointer data);
 } KilnGatewayPlatformOps;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * KilnGatewaySession: the gateway role between the portal, the gateway state machine and the
- * host (control-plane spec §4, data-plane §6.4, §6.6, §8).
+ * KilnGatewaySession: the gateway role between the portal, the data path (connections.h, which
+ * owns the gateway state) and the host (control-plane spec §4, data-plane §8).
  *
  *   portal events in:  kiln_gateway_session_handle_message() (connect it to KilnPortalClient's
  *                      "gateway-message" signal)
@@ -10,14 +10,12 @@
  *   "fatal-error" (const char *detail): the host could not be set up (TUN, forwarding); stop
  *   init               → platform configure (TUN, addresses, forwarding), relays to the
  *                        connections, resync of the authorizations still valid
- *   create_authorization → connections authorize, KilnGatewayState authorize (expiry honoured),
+ *   create_authorization → connections authorize (connection + authorization with its expiry),
  *                        then authorization_created {ref} to the portal
- *   reject_access / resource_updated → KilnGatewayState revoke / update_resource
+ *   reject_access / resource_updated → connections revoke / update_resource
  *   ice_candidates / invalidate_ice_candidates / relays_presence → the connections
  *   connections' new-candidates / invalidated-candidates → broadcast_(invalidated_)ice_candidates
- *   connections' packet-received and kiln_gateway_session_handle_tun_packet() → KilnGatewayState;
- *   its actions go to the TUN (platform write_tun), the connections (send_packet, close) and
- *   the system resolver (RESOLVE_DNS).
+ * The session keeps the portal's grants only to resync them with a later init.
  */
 #pragma once
 
@@ -27,7 +25,6 @@
 #include "backend/kiln-gateway/platform.h"
 #include "backend/log/log.h"
 #include "backend/portal/gateway-messages.h"
-#include "backend/tunnel/gateway-state.h"
 
 G_BEGIN_DECLS
 
@@ -40,15 +37,11 @@ KilnGatewaySession *kiln_gateway_session_new(KilnGatewayConnections *connections
                                              KilnLogger *logger);
 
 void kiln_gateway_session_handle_message(KilnGatewaySession *self, const KilnPortalGatewayMessage *message);
-/* A packet read from the TUN (the data path calls this). */
-void kiln_gateway_session_handle_tun_packet(KilnGatewaySession *self, const guint8 *packet, gsize len);
 
-/* Clients currently authorized, and whether init configured the platform. */
+/* Clients the portal granted something (the data path ends expired grants itself; the
+ * portal's next init drops them here), and whether init configured the platform. */
 guint kiln_gateway_session_n_clients(KilnGatewaySession *self);
 gboolean kiln_gateway_session_is_configured(KilnGatewaySession *self);
-/* The gateway state, for the data path's counters. */
-const struct kiln_gateway *kiln_gateway_session_get_state(KilnGatewaySession *self);
-
 /* Closes every client connection and tears the platform down (SIGTERM). */
 void kiln_gateway_session_shutdown(KilnGatewaySession *self);
 

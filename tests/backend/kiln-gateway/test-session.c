@@ -3,7 +3,8 @@
  * KilnGatewaySession driven without the network: portal events as parsed frames, a platform
  * that records what it is asked to do, and connections that record calls.  Checks init →
  * configure + relays + resync, create_authorization → connection + authorization_created,
- * reject_access and expiry → GOODBYE and close, ICE candidates both ways, shutdown → teardown.
+ * reject_access / resync / resource_updated → the data path (which owns expiry), ICE candidates
+ * both ways, shutdown → revoke + teardown.
  */
 #include <string.h>
 
@@ -21,7 +22,7 @@ G_DECLARE_FINAL_TYPE(TestConnections, test_connections, TEST, CONNECTIONS, GObje
 
 struct _TestConnections {
         GObject parent_instance;
-        GPtrArray *calls; /* "authorize CLIENT", "add CLIENT N", "packet CLIENT LEN", "close CLIENT", … */
+        GPtrArray *calls; /* "authorize CLIENT RESOURCE", "add CLIENT N", "revoke CLIENT RESOURCE", … */
         gboolean refuse;
 };
 
@@ -31,14 +32,24 @@ static void record(KilnGatewayConnections *c, char *call)
 }
 
 static gboolean t_authorize(KilnGatewayConnections *c, const KilnPortalCreateAuthorization *auth,
-                            GError **error)
+                            const struct kiln_resource *resource, GError **error)
 {
         if (TEST_CONNECTIONS(c)->refuse) {
                 g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_FAILED, "refused");
                 return FALSE;
         }
-        record(c, g_strdup_printf("authorize %s", auth->client.id));
+        record(c, g_strdup_printf("authorize %s %s", auth->client.id, resource->id));
         return TRUE;
+}
+
+static void t_revoke(KilnGatewayConnections *c, const char *client_id, const char *resource_id)
+{
+        record(c, g_strdup_printf("revoke %s %s", client_id, resource_id));
+}
+
+static void t_update(KilnGatewayConnections *c, const struct kiln_resource *resource)
+{
+        record(c, g_strdup_printf("update %s %u", resource->id, (unsigned)resource->n_filters));
 }
 
 static void t_add(KilnGatewayConnections *c, const char *id, GPtrArray *candidates)
@@ -56,25 +67,14 @@ static void t_relays(KilnGatewayConnections *c, GPtrArray *connected, GPtrArray 
         record(c, g_strdup_printf("relays %u %d", connected->len, gone ? (int)gone->len : -1));
 }
 
-static void t_packet(KilnGatewayConnections *c, const char *id, const guint8 *data, gsize len)
-{
-        (void)data;
-        record(c, g_strdup_printf("packet %s %" G_GSIZE_FORMAT, id, len));
-}
-
-static void t_close(KilnGatewayConnections *c, const char *id)
-{
-        record(c, g_strdup_printf("close %s", id));
-}
-
 static void test_connections_iface_init(KilnGatewayConnectionsInterface *iface)
 {
         iface->authorize = t_authorize;
+        iface->revoke = t_revoke;
+        iface->update_resource = t_update;
         iface->add_candidates = t_add;
         iface->remove_candidates = t_remove;
         iface->set_relays = t_relays;
-        iface->send_packet = t_packet;
-        iface->close = t_close;
 }
 
 G_DEFINE_FINAL_TYPE_WITH_CODE(TestConnections, test_connections, G_TYPE_OBJECT,
@@ -116,18 +116,12 @@ static gboolean p_configure(gpointer data, const char *ipv4, const char *ipv6, G
         return TRUE;
 }
 
-static void p_write(gpointer data, const guint8 *packet, gsize len)
-{
-        (void)packet;
-        g_ptr_array_add(((Platform *)data)->calls, g_strdup_printf("tun %" G_GSIZE_FORMAT, len));
-}
-
 static void p_teardown(gpointer data)
 {
         g_ptr_array_add(((Platform *)data)->calls, g_strdup("teardown"));
 }
 
-static const KilnGatewayPlatformOps platform_ops = { p_configure, p_write, p_teardown };
+static const KilnGatewayPlatformOps platform_ops = { p_configure, p_teardown };
 
 /* ---- fixture ---- */
 
@@ -258,7 +252,7 @@ static void test_authorization_answered(Fixture *f, gconstpointer data)
         feed(f, "init");
         feed_json(f, frame);
         g_assert_cmpuint(kiln_gateway_session_n_clients(f->session), ==, 1);
-        g_assert_true(has(f->connections->calls, "authorize " CLIENT));
+        g_assert_true(has(f->connections->calls, "authorize " CLIENT " " RESOURCE));
         g_assert_cmpuint(f->sent->len, ==, 1);
         g_assert_cmpstr(
             calls_at(f->sent, 0), ==,
@@ -282,13 +276,11 @@ static void test_authorization_answered(Fixture *f, gconstpointer data)
                         "\"],\"candidates\":[\"candidate:1 1 udp 2130706431 10.0.0.2 51820 typ host\"]}");
         g_assert_true(g_str_has_prefix(calls_at(f->sent, 2), "broadcast_invalidated_ice_candidates {"));
 
-        /* reject_access of its only resource: GOODBYE through the tunnel, then close. */
+        /* reject_access of its only resource: the data path revokes it (GOODBYE, close). */
         feed(f, "reject-access");
         g_assert_cmpuint(kiln_gateway_session_n_clients(f->session), ==, 0);
-        g_assert_true(g_str_has_prefix(calls_at(f->connections->calls, f->connections->calls->len - 2),
-                                       "packet " CLIENT " "));
         g_assert_cmpstr(calls_at(f->connections->calls, f->connections->calls->len - 1), ==,
-                        "close " CLIENT);
+                        "revoke " CLIENT " " RESOURCE);
 }
 
 static void test_refused_connection_not_answered(Fixture *f, gconstpointer data)
@@ -312,7 +304,7 @@ static void test_init_resync_revokes(Fixture *f, gconstpointer data)
         /* init-minimal lists no authorizations: the portal no longer grants this one. */
         feed(f, "init-minimal");
         g_assert_cmpuint(kiln_gateway_session_n_clients(f->session), ==, 0);
-        g_assert_true(has(f->connections->calls, "close " CLIENT));
+        g_assert_true(has(f->connections->calls, "revoke " CLIENT " " RESOURCE));
 }
 
 static void test_init_resync_keeps(Fixture *f, gconstpointer data)
@@ -324,41 +316,19 @@ static void test_init_resync_keeps(Fixture *f, gconstpointer data)
         /* init lists CLIENT → RESOURCE: the authorization stays (with the portal's expiry). */
         feed(f, "init");
         g_assert_cmpuint(kiln_gateway_session_n_clients(f->session), ==, 1);
-        g_assert_false(has(f->connections->calls, "close " CLIENT));
+        g_assert_false(has(f->connections->calls, "revoke " CLIENT " " RESOURCE));
 }
 
-static void test_expiry_honoured(Fixture *f, gconstpointer data)
-{
-        g_autofree char *frame = create_authorization(g_get_real_time() / G_USEC_PER_SEC + 1);
-        gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
-
-        (void)data;
-        feed_json(f, frame);
-        g_assert_cmpuint(kiln_gateway_session_n_clients(f->session), ==, 1);
-        /* The session's 1 Hz timer ends the authorization once expires_at passes. */
-        while (kiln_gateway_session_n_clients(f->session) && g_get_monotonic_time() < deadline)
-                g_main_context_iteration(NULL, TRUE);
-        g_assert_cmpuint(kiln_gateway_session_n_clients(f->session), ==, 0);
-        g_assert_true(has(f->connections->calls, "close " CLIENT));
-}
-
-static void test_resource_updated_and_tun(Fixture *f, gconstpointer data)
+static void test_resource_updated(Fixture *f, gconstpointer data)
 {
         g_autofree char *frame = create_authorization(0);
-        /* 100.93.81.151 → 10.0.0.9 tcp 80: the DNS resource above does not route an IP destination,
-         * so a packet from a TUN to a client tunnel IP that is not an answer is refused. */
-        static const guint8 unrelated[] = { 0x45, 0, 0,  20, 0, 0, 0,   0,  64, 17,
-                                            0,    0, 10, 0,  0, 9, 100, 93, 81, 151 };
 
         (void)data;
         feed_json(f, frame);
         feed(f, "resource-updated");
         g_assert_cmpuint(kiln_gateway_session_n_clients(f->session), ==, 1);
-        kiln_gateway_session_handle_tun_packet(f->session, unrelated, sizeof(unrelated));
-        g_assert_cmpuint(
-            kiln_gateway_stats(kiln_gateway_session_get_state(f->session))->dropped_unauthorized_source +
-                kiln_gateway_stats(kiln_gateway_session_get_state(f->session))->dropped_malformed,
-            ==, 1);
+        g_assert_true(g_str_has_prefix(calls_at(f->connections->calls, f->connections->calls->len - 1),
+                                       "update " RESOURCE " "));
 }
 
 int main(int argc, char *argv[])
@@ -371,7 +341,6 @@ int main(int argc, char *argv[])
         ADD("refused-connection", test_refused_connection_not_answered);
         ADD("init-resync-revokes", test_init_resync_revokes);
         ADD("init-resync-keeps", test_init_resync_keeps);
-        ADD("expiry-honoured", test_expiry_honoured);
-        ADD("resource-updated-and-tun", test_resource_updated_and_tun);
+        ADD("resource-updated", test_resource_updated);
         return g_test_run();
 }
