@@ -26,8 +26,9 @@ ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
 
 secret=00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff
 lan_id=22222222-2222-4222-8222-222222222222
-cat >"$TEST_TMP/portal.json" <<JSON
-{"secret":"$secret","accounts":[{"slug":"acme","name":"Acme Inc",
+write_config() { # $1: the account's upstream_do53 list (JSON array)
+        cat >"$TEST_TMP/portal.json" <<JSON
+{"secret":"$secret","accounts":[{"slug":"acme","name":"Acme Inc","upstream_do53":$1,
  "users":[{"email":"alice@acme.test","password":"a","name":"Alice"}],
  "sites":[{"id":"aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa","name":"one"}],
  "resources":[
@@ -35,8 +36,10 @@ cat >"$TEST_TMP/portal.json" <<JSON
   {"id":"11111111-1111-4111-8111-111111111111","type":"dns","name":"web","address":"web.acme.test","sites":["one"]}],
  "policies":[{"users":["*"],"resources":["lan","web"]}]}]}
 JSON
+}
+write_config '[]'
 
-echo "1..9"
+echo "1..10"
 ns_add host
 ns=$(ns_name host)
 resolv=/etc/netns/$ns/resolv.conf
@@ -47,6 +50,7 @@ cp "$resolv" "$TEST_TMP/resolv.orig"
 bg_start host dnsmasq dnsmasq --no-daemon --no-resolv --no-hosts --listen-address=127.0.0.1 --bind-interfaces \
         --port=53 --address=/upstream.kiln.test/192.0.2.77 --pid-file="$TEST_TMP/dnsmasq.pid" --user=root
 bg_start host portal "$portal" --config "$TEST_TMP/portal.json" --port 0
+portal_pid=$BG_PID
 wait_for 10 "grep -q '^listening on ' '$TEST_TMP/portal.log'" || fail "the portal did not start"
 url=$(sed -n 's/^listening on http:/ws:/p' "$TEST_TMP/portal.log")
 "$portal" --config "$TEST_TMP/portal.json" --issue-token alice@acme.test --account acme >"$TEST_TMP/token" 2>/dev/null ||
@@ -108,6 +112,15 @@ wait_for 10 "grep -q 'request_authorization for $lan_id' '$TEST_TMP/portal.log'"
         fail "the portal never saw request_authorization"
 wait_for 10 "grep -q '^unreachable $lan_id offline ' '$TEST_TMP/kilnd.log'" || fail "no resource-unreachable offline"
 ok "ping 10.9.0.1 -> request_authorization at the portal -> resource-unreachable $lan_id offline"
+
+# The portal's upstream_do53 wins over the system's resolvers (config_changed on reload).
+bg_start host dnsmasq2 dnsmasq --no-daemon --no-resolv --no-hosts --listen-address=127.0.0.2 --bind-interfaces \
+        --port=53 --address=/upstream.kiln.test/192.0.2.88 --pid-file="$TEST_TMP/dnsmasq2.pid" --user=root
+write_config '["127.0.0.2"]'
+kill -HUP "$portal_pid"
+wait_for 10 "ns_exec host dig +time=1 +tries=1 @100.100.111.1 upstream.kiln.test A +short | grep -qx 192.0.2.88" ||
+        fail "the portal's upstream_do53 is not used"
+ok "after config_changed with upstream_do53 [127.0.0.2] the stub forwards there (192.0.2.88)"
 
 connects() { grep -c "client .* connected: " "$TEST_TMP/portal.log"; }
 before=$(connects)

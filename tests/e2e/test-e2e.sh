@@ -1,0 +1,212 @@
+#!/bin/bash
+# The whole system end to end, in namespaces (nat-lib.sh's backbone, WAN numbered 198.18/15):
+#
+#   client (kilnd --headless) 10.1.0.2 ─ natA ─┐                 ┌─ natB ─┬─ 10.2.0.2 gateway  (kiln-gateway gw-1)
+#                                              wan (coturn W.1.1) ┤        ├─ 10.2.1.2 gateway2 (kiln-gateway gw-2)
+#                                 portal 198.18.3.2 (kiln-test-portal)     └─ 10.3.0.80 res (HTTP :8080, dnsmasq)
+#
+# natA/natB masquerade (endpoint-independent, then symmetric with --random-fully) and drop
+# unsolicited inbound.  Checks, in this order: curl a CIDR resource and a DNS resource by name
+# through the tunnel (direct path); a port outside the filters fails fast (ICMP prohibited); a
+# resource without a policy is not routed; the path is direct; the serving gateway killed →
+# traffic resumes through the other; a resource removed in the portal config + SIGHUP → access
+# stops; kilnd stopped → resolv.conf and routes restored; both NATs symmetric → relayed; a token
+# that expires → "sign-in required".  Prints first packet → first byte of the HTTP reply (curl's
+# time_starttransfer of the first request, which waits for authorization, ICE and WireGuard).
+# Usage: test-e2e.sh BUILD_ROOT
+. "$(dirname "$0")/../support/netns.sh"
+require_root
+require_cmd ip iptables curl jq dnsmasq python3
+
+build=${1:-${KILN_BUILD_ROOT:-.}}
+kilnd=$build/backend/kilnd/kilnd
+gateway=$build/backend/kiln-gateway/kiln-gateway
+portal=$build/tests/portal/kiln-test-portal
+n=0
+ok() {
+        n=$((n + 1))
+        echo "ok $n - $*"
+}
+
+NAT_WAN=198.18
+. "$(dirname "$0")/../interop/nat-lib.sh"
+set_nat ""
+
+# The rest of the topology around nat-lib's backbone.
+ns_add gateway2
+ns_add res
+ns_add portal
+veth_link gateway2 10.2.1.2/24 natB 10.2.1.1/24 g2-lan b-lan2
+veth_link res 10.3.0.80/24 natB 10.3.0.1/24 r-lan b-res
+veth_link portal 198.18.3.2/24 wan 198.18.3.1/24 p-wan w-p
+ns_exec gateway2 ip route add default via 10.2.1.1
+ns_exec res ip route add default via 10.3.0.1
+ns_exec portal ip route add default via 198.18.3.1
+# The site LAN is private: nothing from the WAN reaches it but through a gateway.
+ns_exec natB iptables -A FORWARD -i b-wan -d 10.3.0.0/24 -j DROP
+
+# Resource host: HTTP on 10.3.0.80:8080, a DNS server with the private name.
+mkdir -p "$TEST_TMP/www"
+echo "hello from the site" >"$TEST_TMP/www/index.html"
+bg_start res http python3 -m http.server --bind 10.3.0.80 --directory "$TEST_TMP/www" 8080
+bg_start res dnsmasq dnsmasq --no-daemon --no-resolv --no-hosts --listen-address=10.3.0.80 \
+        --bind-interfaces --address=/app.corp.test/10.3.0.80 --pid-file="$TEST_TMP/dnsmasq.pid"
+wait_for 10 "ns_exec res curl -s http://10.3.0.80:8080/ | grep -q hello" || fail "the HTTP server did not start"
+for g in gateway gateway2; do
+        echo "nameserver 10.3.0.80" >"/etc/netns/$(ns_name $g)/resolv.conf"
+done
+wait_for 10 "ns_exec gateway getent hosts app.corp.test | grep -q 10.3.0.80" || fail "dnsmasq does not answer"
+
+# The portal: two gateways of one site; lan (CIDR, tcp/8080 + icmp), app (DNS, tcp/8080),
+# hidden (CIDR, no policy).  The relay is coturn with nat-lib's secret.
+secret=00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff
+write_config() { # $1: "app" to keep the DNS resource
+        local app_res="" app_pol=""
+        if [ "$1" = app ]; then
+                app_res='{"type":"dns","name":"app","address":"app.corp.test","sites":["HQ"],"ip_stack":"ipv4_only",
+                  "filters":[{"protocol":"tcp","port_range_start":8080,"port_range_end":8080}]},'
+                app_pol=',"app"'
+        fi
+        cat >"$TEST_TMP/portal.json" <<JSON
+{"secret":"$secret","listen":{"address":"198.18.3.2","port":8080},
+ "accounts":[{"slug":"acme","name":"Acme",
+  "users":[{"email":"alice@acme.test","password":"a","name":"Alice"}],
+  "sites":[{"name":"HQ"}],
+  "gateways":[{"name":"gw-1","site":"HQ","token":"e2e-gateway-token-1"},
+              {"name":"gw-2","site":"HQ","token":"e2e-gateway-token-2"}],
+  "resources":[$app_res
+   {"type":"cidr","name":"lan","address":"10.3.0.0/24","sites":["HQ"],
+    "filters":[{"protocol":"tcp","port_range_start":8080,"port_range_end":8080},{"protocol":"icmp"}]},
+   {"type":"cidr","name":"hidden","address":"10.4.0.0/24","sites":["HQ"]}],
+  "policies":[{"users":["*"],"resources":["lan"$app_pol]}]}],
+ "relays":[{"addresses":["$wan.1.1:3478"],"secret":"$turn_secret","realm":"firezone"}]}
+JSON
+}
+write_config app
+bg_start portal portal "$portal" --config "$TEST_TMP/portal.json"
+portal_pid=$BG_PID
+wait_for 10 "grep -q '^listening on ' '$TEST_TMP/portal.log'" || fail "the portal did not start"
+url=ws://198.18.3.2:8080
+
+start_gateway() { # $1: ns, $2: 1 or 2
+        KILN_GATEWAY_TOKEN=e2e-gateway-token-$2 bg_start "$1" "gw$2" "$gateway" --api-url "$url" \
+                --log-dir "$TEST_TMP/gw$2" --state-dir "$TEST_TMP/gw$2" --name "gw-$2" --log-level debug
+        eval "gw$2_pid=$BG_PID"
+        wait_for 15 "grep -q '\"message\":\"init\"' '$TEST_TMP/gw$2/kiln-gateway.log'" ||
+                fail "gateway gw-$2 got no init"
+}
+start_gateway gateway 1
+start_gateway gateway2 2
+
+# The client: kilnd headless with a token from the portal.
+"$portal" --config "$TEST_TMP/portal.json" --issue-token alice@acme.test --account acme >"$TEST_TMP/token" 2>/dev/null ||
+        fail "cannot issue a token"
+chmod 600 "$TEST_TMP/token"
+client_resolv=/etc/netns/$(ns_name client)/resolv.conf
+echo "nameserver 10.1.0.1" >"$client_resolv"
+resolv_before=$(cat "$client_resolv")
+routes_before=$(ns_exec client ip route show table all | grep -v 'table local' | sort)
+start_kilnd() { # $1: log name
+        bg_start client "$1" "$kilnd" --headless --api-url "$url" --token-file "$TEST_TMP/token" \
+                --log-dir "$TEST_TMP/$1-logs" --state-dir "$TEST_TMP/kilnd-state" --log-level debug
+        kilnd_pid=$BG_PID
+        wait_for 15 "grep -q '^state connected' '$TEST_TMP/$1.log'" || fail "kilnd did not reach connected"
+}
+start_kilnd kilnd
+
+# curl in the client namespace; prints "HTTPCODE TIME_STARTTRANSFER" and leaves the body in $TEST_TMP/body.
+fetch() { # $1: URL, $2: max time
+        ns_exec client curl -s -o "$TEST_TMP/body" -w '%{http_code} %{time_starttransfer}' --max-time "${2:-20}" "$1"
+}
+
+# 1. A CIDR resource by IP, then a DNS resource by name, through the tunnel.
+out=$(fetch http://10.3.0.80:8080/ 30) || fail "curl of the CIDR resource failed (exit $?, $out)"
+grep -q "hello from the site" "$TEST_TMP/body" || fail "the CIDR resource answered something else: $out"
+echo "# first packet -> first byte of the HTTP reply, direct (CIDR resource, new connection): ${out#* }s"
+ok "curl http://10.3.0.80:8080/ (CIDR resource) through the tunnel"
+
+out=$(fetch http://app.corp.test:8080/ 30) || fail "curl of the DNS resource failed (exit $?, $out)"
+grep -q "hello from the site" "$TEST_TMP/body" || fail "the DNS resource answered something else: $out"
+echo "# first packet -> first byte, DNS resource by name (resolution + ASSIGNED_IPS + NAT): ${out#* }s"
+ok "curl http://app.corp.test:8080/ (DNS resource) through the tunnel"
+
+# 2. A port outside the filters: ICMP prohibited from the client's own filter, at once.
+t0=$(date +%s%N)
+ns_exec client curl -s --max-time 10 http://10.3.0.80:9090/ >/dev/null 2>"$TEST_TMP/denied.err"
+rc=$?
+ms=$((($(date +%s%N) - t0) / 1000000))
+echo "# a denied port failed after $ms ms (curl exit $rc)"
+[ $rc -eq 7 ] || fail "denied port: curl exit $rc, wanted 7 (could not connect): $(cat "$TEST_TMP/denied.err")"
+[ $ms -lt 2000 ] || fail "denied port took $ms ms: no ICMP prohibited?"
+ok "tcp/9090 outside the filters fails fast (curl exit 7 in $ms ms)"
+
+# 3. A resource without a policy is not routed into the tunnel.
+ns_exec client ip route get 10.4.0.5 2>/dev/null | grep -q 'dev tun-kiln' && fail "10.4.0.5 (no policy) is routed to tun-kiln"
+ok "the resource without a policy (10.4.0.0/24) is not routed into the tunnel"
+
+# 4. Direct path with endpoint-independent NATs: the serving gateway says so.
+serving=$(grep -l '"message":"client connected"' "$TEST_TMP"/gw1/kiln-gateway.log "$TEST_TMP"/gw2/kiln-gateway.log | head -1)
+[ -n "$serving" ] || fail "no gateway logged a connected client"
+connected=$(grep '"message":"client connected"' "$serving" | tail -1)
+[ "$(jq -r .fields.via_relay <<<"$connected")" = false ] || fail "the connection is relayed: $connected"
+echo "# ICE + WireGuard set-up on the gateway: $(jq -r .fields.time_to_connect_ms <<<"$connected") ms"
+ok "direct path through endpoint-independent NATs ($(basename "$(dirname "$serving")") serves)"
+
+# 5. The serving gateway killed: traffic resumes through the other one.
+if [ "$(basename "$(dirname "$serving")")" = gw1 ]; then victim=$gw1_pid other=gw2; else victim=$gw2_pid other=gw1; fi
+kill -9 "$victim"
+t0=$(date +%s%N)
+deadline=$((SECONDS + 60))
+until out=$(fetch http://10.3.0.80:8080/ 5) && grep -q hello "$TEST_TMP/body"; do
+        [ $SECONDS -lt $deadline ] || fail "no traffic through $other within 60 s of killing the other gateway"
+        sleep 0.5
+done
+echo "# traffic resumed $((($(date +%s%N) - t0) / 1000000)) ms after the gateway was killed"
+grep -q '"message":"client connected"' "$TEST_TMP/$other/kiln-gateway.log" || fail "$other never connected the client"
+ok "one gateway killed: traffic resumes through $other"
+
+# 6. The DNS resource removed in the portal config + SIGHUP: access stops.
+write_config noapp
+kill -HUP "$portal_pid"
+wait_for 10 "tail -n 3 '$TEST_TMP/kilnd.log' | grep -q '^resources 1$'" || fail "kilnd still lists the removed resource"
+if fetch http://app.corp.test:8080/ 5 >/dev/null && grep -q hello "$TEST_TMP/body"; then
+        fail "the removed DNS resource is still reachable"
+fi
+ok "resource removed in the portal + SIGHUP: no more access to app.corp.test"
+
+# 7. kilnd stopped: resolv.conf and routes as before.
+kill -TERM "$kilnd_pid"
+wait "$kilnd_pid"
+rc=$?
+[ $rc -eq 0 ] || fail "kilnd exited $rc on SIGTERM"
+[ "$(cat "$client_resolv")" = "$resolv_before" ] || fail "resolv.conf not restored: $(cat "$client_resolv")"
+[ "$(ns_exec client ip route show table all | grep -v 'table local' | sort)" = "$routes_before" ] ||
+        fail "routes not restored: $(ns_exec client ip route show table all | grep -v 'table local')"
+ok "kilnd stopped: resolv.conf and routes restored"
+
+# 8. Both NATs symmetric: the only path is the relay.
+set_nat --random-fully
+for c in natA natB; do ns_exec $c conntrack -F >/dev/null 2>&1 || true; done
+write_config app
+kill -HUP "$portal_pid"
+start_kilnd kilnd-relayed
+out=$(fetch http://10.3.0.80:8080/ 30) || fail "curl through symmetric NATs failed (exit $?, $out)"
+grep -q hello "$TEST_TMP/body" || fail "relayed: wrong answer"
+echo "# first packet -> first byte of the HTTP reply, relayed (new connection): ${out#* }s"
+connected=$(grep -h '"message":"client connected"' "$TEST_TMP/$other/kiln-gateway.log" | tail -1)
+[ "$(jq -r .fields.via_relay <<<"$connected")" = true ] || fail "symmetric NATs but not relayed: $connected"
+ok "both NATs symmetric: relayed (via_relay true on $other)"
+kill -TERM "$kilnd_pid"
+wait "$kilnd_pid"
+
+# 9. A token that expires: the portal disconnects, kilnd reports sign-in required.
+"$portal" --config "$TEST_TMP/portal.json" --issue-token alice@acme.test --account acme --expires-in 6 \
+        >"$TEST_TMP/token" 2>/dev/null || fail "cannot issue a short token"
+bg_start client kilnd-expiry "$kilnd" --headless --api-url "$url" --token-file "$TEST_TMP/token" \
+        --log-dir "$TEST_TMP/kilnd-expiry-logs" --state-dir "$TEST_TMP/kilnd-state"
+kilnd_pid=$BG_PID
+wait_for 20 "grep -q 'sign-in required' '$TEST_TMP/kilnd-expiry.log'" || fail "no 'sign-in required' after the token expired"
+wait "$kilnd_pid"
+echo "# kilnd exit code at token expiry: $?"
+ok "token expiry: kilnd reports sign-in required"
+echo "1..$n"
