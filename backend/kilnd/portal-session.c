@@ -56,7 +56,6 @@ struct _KilnPortalBackedSession {
         struct kiln_routes *routes;
         unsigned rule_families;
         KilndDnsControl *dns;
-        gboolean dns_active;
         char *search_domain;
         guint n_portal_upstreams;
         KilndRouteWatch *watch;
@@ -182,7 +181,7 @@ static int find_resource(KilnPortalBackedSession *self, const char *id)
         return -1;
 }
 
-/* DNS back, rules and routes gone, then the device (its routes go with it). */
+/* GOODBYE to the gateways, DNS back, rules and routes gone, then the device. */
 static void close_tun(KilnPortalBackedSession *self)
 {
         if (self->tunnel) {
@@ -195,7 +194,6 @@ static void close_tun(KilnPortalBackedSession *self)
         if (self->dns) {
                 kilnd_dns_control_free(self->dns);
                 self->dns = NULL;
-                self->dns_active = FALSE;
         }
         if (self->routes) {
                 if (self->rule_families)
@@ -559,9 +557,9 @@ static void apply_dns(KilnPortalBackedSession *self)
                         g_ptr_array_add(servers, g_strdup(buf));
                 }
         }
-        if (kilnd_dns_control_activate(self->dns, (int)self->ifindex, (const char *const *)servers->pdata,
-                                       servers->len, self->search_domain) == 0)
-                self->dns_active = TRUE;
+        /* A failure is logged there; the tunnel works for IP resources without it. */
+        (void)kilnd_dns_control_activate(self->dns, (int)self->ifindex, (const char *const *)servers->pdata,
+                                         servers->len, self->search_domain);
         kilnd_dns_control_flush(self->dns);
 }
 
