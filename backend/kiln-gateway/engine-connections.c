@@ -295,7 +295,7 @@ static gboolean engine_authorize(KilnGatewayConnections *connections,
 
         if (strlen(auth->client.id) > KILN_ID_MAX || !auth->gateway_ice_credentials.username ||
             !auth->gateway_ice_credentials.password || !auth->client_ice_credentials.username ||
-            !auth->client_ice_credentials.password ||
+            !auth->client_ice_credentials.password || !auth->client.ipv4 ||
             kiln_ip_addr_parse(auth->client.ipv4, &w->a.client_ipv4) < 0 || w->a.client_ipv4.family != 4) {
                 authorize_free(w);
                 g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,

@@ -34,24 +34,30 @@ typedef struct {
         int exit_code;
         KilnGatewayLinuxPlatform *platform;
         KilnGatewayEngineConnections *connections;
+        char *ipv4, *ipv6; /* the TUN addresses the data path runs with */
 } Gateway;
 
 /* The platform, with the data path started on the TUN once init has brought it up. */
 static gboolean configure(gpointer data, const char *ipv4, const char *ipv6, GError **error)
 {
         Gateway *gw = data;
-        int old_fd = kiln_gateway_linux_platform_get_tun_fd(gw->platform);
 
-        if (!kiln_gateway_linux_platform_ops.configure(gw->platform, ipv4, ipv6, error))
-                return FALSE;
-        if (old_fd >= 0 && kiln_gateway_linux_platform_get_tun_fd(gw->platform) != old_fd) {
-                /* The data path keeps reading the old fd: start over with the new addresses. */
+        /* New addresses would mean a new TUN under the running data path: a restart (by the
+         * service manager) applies them instead. */
+        if (gw->ipv4 && (g_strcmp0(gw->ipv4, ipv4) != 0 || g_strcmp0(gw->ipv6, ipv6) != 0)) {
                 g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
                                     "the portal changed the tunnel addresses; restart to apply them");
                 return FALSE;
         }
-        return kiln_gateway_engine_connections_start(
-            gw->connections, kiln_gateway_linux_platform_get_tun_fd(gw->platform), error);
+        if (!kiln_gateway_linux_platform_ops.configure(gw->platform, ipv4, ipv6, error) ||
+            !kiln_gateway_engine_connections_start(
+                gw->connections, kiln_gateway_linux_platform_get_tun_fd(gw->platform), error))
+                return FALSE;
+        g_free(gw->ipv4);
+        g_free(gw->ipv6);
+        gw->ipv4 = g_strdup(ipv4);
+        gw->ipv6 = g_strdup(ipv6);
+        return TRUE;
 }
 
 static void teardown(gpointer data)
@@ -311,6 +317,8 @@ out:
                 kiln_gateway_engine_connections_stop(gw.connections);
         g_clear_object(&gw.connections);
         g_clear_pointer(&gw.platform, kiln_gateway_linux_platform_free);
+        g_free(gw.ipv4);
+        g_free(gw.ipv6);
         g_clear_object(&client);
         kiln_logger_free(gw.logger);
         return gw.exit_code;
