@@ -20,6 +20,14 @@ gboolean kiln_gateway_connections_authorize(KilnGatewayConnections *self,
         return KILN_GATEWAY_CONNECTIONS_GET_IFACE(self)->authorize(self, auth, resource, error);
 }
 
+void kiln_gateway_connections_renew(KilnGatewayConnections *self, const char *client_id,
+                                    const char *client_ipv4, const char *client_ipv6,
+                                    const struct kiln_resource *resource, guint64 expires_at)
+{
+        KILN_GATEWAY_CONNECTIONS_GET_IFACE(self)->renew(self, client_id, client_ipv4, client_ipv6, resource,
+                                                        expires_at);
+}
+
 void kiln_gateway_connections_revoke(KilnGatewayConnections *self, const char *client_id,
                                      const char *resource_id)
 {

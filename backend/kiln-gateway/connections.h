@@ -12,6 +12,8 @@
  *                      gateway_ice_credentials (local) and client_ice_credentials (remote), and
  *                      grant it `resource` until auth->expires_at.
  *                      FALSE + error: the gateway does not confirm; the portal times out.
+ *   renew              init lists an authorization again: keep it with the portal's expiry
+ *                      (unix seconds, 0 = never); client_ipv6 may be NULL
  *   revoke             reject_access, or init no longer lists the authorization: the client
  *                      loses the resource (GOODBYE and close with its last one)
  *   update_resource    resource_updated: new filters for every client that has it
@@ -41,6 +43,8 @@ struct _KilnGatewayConnectionsInterface {
 
         gboolean (*authorize)(KilnGatewayConnections *self, const KilnPortalCreateAuthorization *auth,
                               const struct kiln_resource *resource, GError **error);
+        void (*renew)(KilnGatewayConnections *self, const char *client_id, const char *client_ipv4,
+                      const char *client_ipv6, const struct kiln_resource *resource, guint64 expires_at);
         void (*revoke)(KilnGatewayConnections *self, const char *client_id, const char *resource_id);
         void (*update_resource)(KilnGatewayConnections *self, const struct kiln_resource *resource);
         void (*add_candidates)(KilnGatewayConnections *self, const char *client_id, GPtrArray *candidates);
@@ -52,6 +56,9 @@ struct _KilnGatewayConnectionsInterface {
 gboolean kiln_gateway_connections_authorize(KilnGatewayConnections *self,
                                             const KilnPortalCreateAuthorization *auth,
                                             const struct kiln_resource *resource, GError **error);
+void kiln_gateway_connections_renew(KilnGatewayConnections *self, const char *client_id,
+                                    const char *client_ipv4, const char *client_ipv6,
+                                    const struct kiln_resource *resource, guint64 expires_at);
 void kiln_gateway_connections_revoke(KilnGatewayConnections *self, const char *client_id,
                                      const char *resource_id);
 void kiln_gateway_connections_update_resource(KilnGatewayConnections *self,

@@ -34,6 +34,14 @@ G_DEFINE_FINAL_TYPE_WITH_CODE(KilnGatewayEngineConnections, kiln_gateway_engine_
 
 /* ---- work for the engine thread ---- */
 
+/* The portal's unix-seconds expiry on the engine's monotonic clock; 0 stays "never". */
+static uint64_t expiry_on_engine_clock(gint64 expires_at, uint64_t now)
+{
+        gint64 left = expires_at - g_get_real_time() / G_USEC_PER_SEC;
+
+        return expires_at == 0 ? 0 : now + (uint64_t)MAX(left, 0) * KILN_NS_PER_SEC + 1;
+}
+
 typedef struct {
         struct kiln_gateway_authorization a;
         char client_id[KILN_ID_MAX + 1];
@@ -67,11 +75,9 @@ static void apply_authorize(void *engine, void *data, uint64_t now)
 {
         AuthorizeCall *call = data;
         Authorize *w = call->w;
-        gint64 left = w->expires_at - g_get_real_time() / G_USEC_PER_SEC;
         int r;
 
-        /* The portal's unix-seconds expiry on the engine's monotonic clock. */
-        w->a.expires_at = w->expires_at == 0 ? 0 : now + (uint64_t)MAX(left, 0) * KILN_NS_PER_SEC + 1;
+        w->a.expires_at = expiry_on_engine_clock(w->expires_at, now);
         r = kiln_gateway_engine_authorize(engine, &w->a, now);
         if (r < 0)
                 kiln_log(call->self->logger, KILN_LOG_WARN, TARGET, "engine refused the authorization",
@@ -102,6 +108,27 @@ static void work_free(void *data)
 
         g_free(w->sdp);
         g_free(w);
+}
+
+typedef struct {
+        KilnGatewayEngineConnections *self;
+        char client_id[KILN_ID_MAX + 1];
+        struct kiln_ip_addr ipv4, ipv6;
+        struct kiln_resource resource;
+        gint64 expires_at; /* unix seconds, 0 = never */
+} Renew;
+
+static void apply_renew(void *engine, void *data, uint64_t now)
+{
+        Renew *w = data;
+        /* Same client addresses and resource: only the expiry moves; no connection change. */
+        int r = kiln_gateway_authorize(kiln_gateway_engine_state(engine), now, w->client_id,
+                                       w->ipv4.family ? &w->ipv4 : NULL, w->ipv6.family ? &w->ipv6 : NULL,
+                                       &w->resource, expiry_on_engine_clock(w->expires_at, now));
+
+        if (r < 0)
+                kiln_log(w->self->logger, KILN_LOG_WARN, TARGET, "authorization not renewed",
+                         KILN_LOG_STR("client_id", w->client_id), KILN_LOG_STR("error", g_strerror(-r)));
 }
 
 static void apply_revoke(void *engine, void *data, uint64_t now)
@@ -331,6 +358,23 @@ static gboolean engine_authorize(KilnGatewayConnections *connections,
         return TRUE;
 }
 
+static void engine_renew(KilnGatewayConnections *connections, const char *client_id, const char *client_ipv4,
+                         const char *client_ipv6, const struct kiln_resource *resource, guint64 expires_at)
+{
+        KilnGatewayEngineConnections *self = KILN_GATEWAY_ENGINE_CONNECTIONS(connections);
+        Renew *w = g_new0(Renew, 1);
+
+        w->self = self;
+        g_strlcpy(w->client_id, client_id, sizeof(w->client_id));
+        if (!client_ipv4 || kiln_ip_addr_parse(client_ipv4, &w->ipv4) < 0)
+                w->ipv4.family = 0;
+        if (!client_ipv6 || kiln_ip_addr_parse(client_ipv6, &w->ipv6) < 0)
+                w->ipv6.family = 0;
+        w->resource = *resource;
+        w->expires_at = (gint64)MIN(expires_at, (guint64)G_MAXINT64);
+        call(self, apply_renew, w, g_free);
+}
+
 static void engine_revoke(KilnGatewayConnections *connections, const char *client_id,
                           const char *resource_id)
 {
@@ -411,6 +455,7 @@ static void engine_set_relays(KilnGatewayConnections *connections, GPtrArray *co
 static void connections_iface_init(KilnGatewayConnectionsInterface *iface)
 {
         iface->authorize = engine_authorize;
+        iface->renew = engine_renew;
         iface->revoke = engine_revoke;
         iface->update_resource = engine_update_resource;
         iface->add_candidates = engine_add_candidates;

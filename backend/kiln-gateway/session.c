@@ -12,6 +12,7 @@
 /* One client's access to one resource, kept to resync with init's authorizations. */
 typedef struct {
         char *client_id;
+        char *ipv4, *ipv6; /* the client's tunnel addresses */
         struct kiln_resource resource;
         gint64 expires_at; /* unix seconds; 0 = never */
 } Grant;
@@ -40,6 +41,8 @@ static guint signals[N_SIGNALS];
 static void grant_free(Grant *g)
 {
         g_free(g->client_id);
+        g_free(g->ipv4);
+        g_free(g->ipv6);
         g_free(g);
 }
 
@@ -106,8 +109,11 @@ static void handle_init(KilnGatewaySession *self, const KilnPortalGatewayInit *i
                 char *k = grant_key(a->client_id, a->resource_id);
 
                 g = g_hash_table_lookup(self->grants, k);
-                if (g)
+                if (g) {
                         g->expires_at = (gint64)MIN(a->expires_at, (guint64)G_MAXINT64);
+                        kiln_gateway_connections_renew(self->connections, g->client_id, g->ipv4, g->ipv6,
+                                                       &g->resource, (guint64)g->expires_at);
+                }
                 g_hash_table_add(valid, k);
         }
         g_hash_table_iter_init(&it, self->grants);
@@ -133,6 +139,8 @@ static void handle_create_authorization(KilnGatewaySession *self, const KilnPort
         int r;
 
         g->client_id = g_strdup(a->client.id);
+        g->ipv4 = g_strdup(a->client.ipv4);
+        g->ipv6 = g_strdup(a->client.ipv6);
         g->expires_at = (gint64)MIN(a->expires_at, (guint64)G_MAXINT64);
         r = to_kiln_resource(a->resource, &g->resource);
         if (r < 0) {

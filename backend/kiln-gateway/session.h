@@ -15,7 +15,8 @@
  *   reject_access / resource_updated → connections revoke / update_resource
  *   ice_candidates / invalidate_ice_candidates / relays_presence → the connections
  *   connections' new-candidates / invalidated-candidates → broadcast_(invalidated_)ice_candidates
- * The session keeps the portal's grants only to resync them with a later init.
+ * The session keeps the portal's grants only to resync them with a later init (renew with the
+ * portal's expiry, or revoke).
  */
 #pragma once
 

@@ -139,6 +139,10 @@ echo "# first packet -> first byte, DNS resource by name (resolution + ASSIGNED_
 ok "curl http://app.corp.test:8080/ (DNS resource) through the tunnel"
 
 # 2. A port outside the filters: ICMP prohibited from the client's own filter, at once.
+icmp_unreachable() { # the client stack's Icmp InDestUnreachs counter
+        ns_exec client awk '/^Icmp:/ { if (!h) { for (i = 1; i <= NF; i++) if ($i == "InDestUnreachs") c = i; h = 1 } else print $c }' /proc/net/snmp
+}
+unreach_before=$(icmp_unreachable)
 t0=$(date +%s%N)
 ns_exec client curl -sS --max-time 10 http://10.3.0.80:9090/ >/dev/null 2>"$TEST_TMP/denied.err"
 rc=$?
@@ -146,7 +150,8 @@ ms=$((($(date +%s%N) - t0) / 1000000))
 echo "# a denied port failed after $ms ms (curl exit $rc: $(cat "$TEST_TMP/denied.err"))"
 [ $rc -eq 7 ] || fail "denied port: curl exit $rc, wanted 7 (could not connect): $(cat "$TEST_TMP/denied.err")"
 [ $ms -lt 2000 ] || fail "denied port took $ms ms: no ICMP prohibited?"
-ok "tcp/9090 outside the filters fails fast (curl exit 7 in $ms ms)"
+[ "$(icmp_unreachable)" -gt "$unreach_before" ] || fail "no ICMP destination unreachable reached the client's stack"
+ok "tcp/9090 outside the filters fails fast with ICMP unreachable (curl exit 7 in $ms ms)"
 
 # 3. A resource without a policy is not routed into the tunnel.
 ns_exec client ip route get 10.4.0.5 2>/dev/null | grep -q 'dev tun-kiln' && fail "10.4.0.5 (no policy) is routed to tun-kiln"

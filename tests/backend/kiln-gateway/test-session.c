@@ -42,6 +42,13 @@ static gboolean t_authorize(KilnGatewayConnections *c, const KilnPortalCreateAut
         return TRUE;
 }
 
+static void t_renew(KilnGatewayConnections *c, const char *client_id, const char *ipv4, const char *ipv6,
+                    const struct kiln_resource *resource, guint64 expires_at)
+{
+        record(c, g_strdup_printf("renew %s %s %s %s %" G_GUINT64_FORMAT, client_id, ipv4, ipv6 ? ipv6 : "-",
+                                  resource->id, expires_at));
+}
+
 static void t_revoke(KilnGatewayConnections *c, const char *client_id, const char *resource_id)
 {
         record(c, g_strdup_printf("revoke %s %s", client_id, resource_id));
@@ -70,6 +77,7 @@ static void t_relays(KilnGatewayConnections *c, GPtrArray *connected, GPtrArray 
 static void test_connections_iface_init(KilnGatewayConnectionsInterface *iface)
 {
         iface->authorize = t_authorize;
+        iface->renew = t_renew;
         iface->revoke = t_revoke;
         iface->update_resource = t_update;
         iface->add_candidates = t_add;
@@ -317,6 +325,8 @@ static void test_init_resync_keeps(Fixture *f, gconstpointer data)
         feed(f, "init");
         g_assert_cmpuint(kiln_gateway_session_n_clients(f->session), ==, 1);
         g_assert_false(has(f->connections->calls, "revoke " CLIENT " " RESOURCE));
+        g_assert_true(has(f->connections->calls,
+                          "renew " CLIENT " 100.93.81.151 fd00:2021:1111::a:bd8d " RESOURCE " 1785434400"));
 }
 
 static void test_resource_updated(Fixture *f, gconstpointer data)
