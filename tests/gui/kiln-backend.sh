@@ -6,6 +6,9 @@
 #                             # a private system-like bus with the real dev.kiln.Tunnel policy;
 #                             # exports KILN_TUNNEL_BUS_ADDRESS; sets PORTAL_URL, PORTAL_PID
 #   kiln_portal_config 0|1    # (re)writes the portal's file: alice is (1) or is no longer (0) a user
+#   kiln_kilnd_start NS [OPTION…]  # what kiln_backend_start does for kilnd alone: the bus (socket
+#                             # $KILN_SYSTEM_BUS_SOCKET, default $TEST_TMP/system-bus; extra <policy>
+#                             # XML in $KILN_BUS_POLICY_EXTRA) and kilnd in namespace NS (ns_add'ed)
 #   kiln_tunnel_state         # kilnd's State property as gdbus prints it
 #   kiln_desktop_services     # after gui_session_start: gnome-keyring-daemon (unlocked) and, when
 #                             # installed, notification-daemon with a dbus-monitor of Notify calls
@@ -60,7 +63,6 @@ kiln_tunnel_state() {
 }
 
 kiln_backend_start() {
-        local system_bus=$TEST_TMP/system-bus
         ns_add kilnd
         KILN_NS=$(ns_name kilnd)
         kiln_portal_config 1
@@ -69,7 +71,12 @@ kiln_backend_start() {
         PORTAL_PID=$BG_PID
         wait_for 10 "grep -q '^listening on http://' '$TEST_TMP/portal.log'" || fail "the test portal did not start"
         PORTAL_URL=$(sed -n 's/^listening on \(http:\/\/[^ ]*\)$/\1/p' "$TEST_TMP/portal.log" | head -n1)
+        kiln_kilnd_start kilnd
+}
 
+kiln_kilnd_start() {
+        local ns=$1 system_bus=${KILN_SYSTEM_BUS_SOCKET:-$TEST_TMP/system-bus}
+        shift
         # A system-like bus (the essentials of Debian's system.conf) with the real kilnd policy.
         cat >"$TEST_TMP/system-bus.conf" <<XML
 <!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
@@ -94,14 +101,15 @@ kiln_backend_start() {
     <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Properties"/>
   </policy>
   <include>$KILN_SOURCE_ROOT/resources/kilnd/dev.kiln.Tunnel.conf</include>
+  ${KILN_BUS_POLICY_EXTRA:-}
 </busconfig>
 XML
-        bg_start kilnd system-bus dbus-daemon --nofork --nopidfile --config-file="$TEST_TMP/system-bus.conf"
+        bg_start "$ns" system-bus dbus-daemon --nofork --nopidfile --config-file="$TEST_TMP/system-bus.conf"
         wait_for 10 "test -S '$system_bus'" || fail "the system-like dbus-daemon did not start"
         export KILN_TUNNEL_BUS_ADDRESS="unix:path=$system_bus"
         mkdir -p "$TEST_TMP/kilnd-log" "$TEST_TMP/kilnd-state"
-        bg_start kilnd kilnd "$KILND" --bus-address "$KILN_TUNNEL_BUS_ADDRESS" --log-dir "$TEST_TMP/kilnd-log" \
-                --state-dir "$TEST_TMP/kilnd-state"
+        bg_start "$ns" kilnd "$KILND" --bus-address "$KILN_TUNNEL_BUS_ADDRESS" --log-dir "$TEST_TMP/kilnd-log" \
+                --state-dir "$TEST_TMP/kilnd-state" "$@"
         wait_for 10 "gdbus call --address '$KILN_TUNNEL_BUS_ADDRESS' --dest org.freedesktop.DBus \
                 --object-path /org/freedesktop/DBus --method org.freedesktop.DBus.NameHasOwner dev.kiln.Tunnel |
                 grep -q true" || fail "kilnd did not take dev.kiln.Tunnel"
