@@ -226,6 +226,32 @@ KilnSettings *kiln_settings_new(const char *path)
         return self;
 }
 
+/*
+ * The entry the package installs for every user (/etc/xdg/autostart), looked up the way a
+ * desktop session does, through $XDG_CONFIG_DIRS.  NULL for a build that installed none.
+ */
+static char *find_system_autostart(void)
+{
+        for (const char *const *dir = g_get_system_config_dirs(); *dir; dir++) {
+                g_autofree char *path = g_build_filename(*dir, "autostart", "dev.kiln.Kiln.desktop", NULL);
+                if (g_file_test(path, G_FILE_TEST_IS_REGULAR))
+                        return g_steal_pointer(&path);
+        }
+        return NULL;
+}
+
+static gboolean ensure_parent_dir(const char *path, GError **error)
+{
+        g_autofree char *dir = g_path_get_dirname(path);
+        if (g_mkdir_with_parents(dir, 0700) < 0) {
+                int err = errno;
+                g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(err), "%s: %s", dir,
+                            g_strerror(err));
+                return FALSE;
+        }
+        return TRUE;
+}
+
 static void load_string(KilnSettings *self, GKeyFile *kf, const char *key, guint prop)
 {
         g_autofree char *v = g_key_file_get_string(kf, GROUP, key, NULL);
@@ -247,6 +273,11 @@ gboolean kiln_settings_load(KilnSettings *self, GError **error)
         g_autoptr(GError) local = NULL;
 
         g_return_val_if_fail(KILN_IS_SETTINGS(self), FALSE);
+        /* Until the user chooses, "Start on login" shows what will happen: the package's
+         * system-wide entry starts Kiln, a build without one does not. */
+        g_autofree char *system_entry = find_system_autostart();
+        g_object_set(self, "start-on-login", system_entry != NULL, NULL);
+
         if (!g_key_file_load_from_file(kf, self->path, G_KEY_FILE_NONE, &local)) {
                 if (g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
                         return TRUE;
@@ -270,10 +301,28 @@ gboolean kiln_settings_load(KilnSettings *self, GError **error)
         return TRUE;
 }
 
+/*
+ * "Start on login" follows the XDG autostart rules: a user entry with the same name as the
+ * system one replaces it.  With the package's system entry, turning it off writes a Hidden=true
+ * entry and turning it on removes that; without one (a development build, the Flatpak) the
+ * user's own entry is written or removed.
+ */
 static gboolean write_autostart(gboolean enabled, GError **error)
 {
         g_autofree char *path = kiln_settings_autostart_path();
-        if (!enabled) {
+        g_autofree char *system_entry = find_system_autostart();
+
+        if (system_entry && !enabled) {
+                if (!ensure_parent_dir(path, error))
+                        return FALSE;
+                return g_file_set_contents_full(path,
+                                                "[Desktop Entry]\n"
+                                                "Type=Application\n"
+                                                "Name=Kiln\n"
+                                                "Hidden=true\n",
+                                                -1, G_FILE_SET_CONTENTS_CONSISTENT, 0644, error);
+        }
+        if (system_entry || !enabled) {
                 if (g_unlink(path) < 0 && errno != ENOENT) {
                         int err = errno;
                         g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(err), "%s: %s", path,
@@ -282,13 +331,8 @@ static gboolean write_autostart(gboolean enabled, GError **error)
                 }
                 return TRUE;
         }
-        g_autofree char *dir = g_path_get_dirname(path);
-        if (g_mkdir_with_parents(dir, 0700) < 0) {
-                int err = errno;
-                g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(err), "%s: %s", dir,
-                            g_strerror(err));
+        if (!ensure_parent_dir(path, error))
                 return FALSE;
-        }
         g_autofree char *entry =
             g_strdup_printf("[Desktop Entry]\n"
                             "Type=Application\n"
@@ -317,13 +361,8 @@ gboolean kiln_settings_save(KilnSettings *self, GError **error)
         g_key_file_set_string_list(kf, GROUP, "favorites", (const char *const *)self->favorites,
                                    g_strv_length(self->favorites));
 
-        g_autofree char *dir = g_path_get_dirname(self->path);
-        if (g_mkdir_with_parents(dir, 0700) < 0) {
-                int err = errno;
-                g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(err), "%s: %s", dir,
-                            g_strerror(err));
+        if (!ensure_parent_dir(self->path, error))
                 return FALSE;
-        }
         gsize len = 0;
         g_autofree char *data = g_key_file_to_data(kf, &len, NULL);
         if (!g_file_set_contents_full(self->path, data, (gssize)len, G_FILE_SET_CONTENTS_CONSISTENT, 0600,

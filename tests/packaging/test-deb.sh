@@ -138,6 +138,9 @@ expected_files() {
                 echo /usr/bin/kiln /usr/libexec/kiln-tray /usr/share/applications/dev.kiln.Kiln.desktop \
                         /usr/share/metainfo/dev.kiln.Kiln.metainfo.xml \
                         /usr/share/icons/hicolor/scalable/apps/dev.kiln.Kiln.svg \
+                        /usr/share/icons/hicolor/48x48/apps/dev.kiln.Kiln.png \
+                        /usr/share/icons/hicolor/256x256/apps/dev.kiln.Kiln.png \
+                        /etc/xdg/autostart/dev.kiln.Kiln.desktop \
                         /usr/share/locale/de/LC_MESSAGES/kiln.mo /usr/share/man/man1/kiln.1.gz \
                         /usr/share/doc/kiln/copyright
                 ;;

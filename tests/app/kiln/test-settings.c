@@ -77,6 +77,45 @@ static void test_round_trip_and_autostart(void)
         g_assert_false(g_file_test(autostart, G_FILE_TEST_EXISTS));
 }
 
+/* With the package's /etc/xdg/autostart entry, the user's switch overrides it by name. */
+static void test_system_autostart_override(void)
+{
+        const char *system_dir = g_get_system_config_dirs()[0];
+        g_autofree char *system_entry =
+            g_build_filename(system_dir, "autostart", "dev.kiln.Kiln.desktop", NULL);
+        g_autofree char *path = g_build_filename(g_get_user_config_dir(), "kiln", "system.ini", NULL);
+        g_autofree char *user_entry = kiln_settings_autostart_path();
+        g_autoptr(GError) error = NULL;
+        g_autofree char *contents = NULL;
+
+        g_assert_cmpint(g_mkdir_with_parents(g_path_get_dirname(system_entry), 0700), ==, 0);
+        g_assert_true(g_file_set_contents(system_entry,
+                                          "[Desktop Entry]\nType=Application\nName=Kiln\n"
+                                          "Exec=kiln --background\n",
+                                          -1, NULL));
+
+        /* Never chosen: the switch shows what the system entry will do. */
+        g_autoptr(KilnSettings) s = kiln_settings_new(path);
+        g_assert_true(kiln_settings_load(s, &error));
+        g_assert_true(kiln_settings_get_start_on_login(s));
+
+        g_object_set(s, "start-on-login", FALSE, NULL);
+        g_assert_true(kiln_settings_save(s, &error));
+        g_assert_no_error(error);
+        g_assert_true(g_file_get_contents(user_entry, &contents, NULL, NULL));
+        g_assert_nonnull(strstr(contents, "\nHidden=true\n"));
+
+        g_autoptr(KilnSettings) back = kiln_settings_new(path);
+        g_assert_true(kiln_settings_load(back, &error));
+        g_assert_false(kiln_settings_get_start_on_login(back));
+
+        g_object_set(back, "start-on-login", TRUE, NULL);
+        g_assert_true(kiln_settings_save(back, &error));
+        g_assert_false(g_file_test(user_entry, G_FILE_TEST_EXISTS));
+
+        g_assert_cmpint(g_unlink(system_entry), ==, 0);
+}
+
 static void test_bad_file_keeps_defaults(void)
 {
         g_autofree char *path = g_build_filename(g_get_user_config_dir(), "bad.ini", NULL);
@@ -103,9 +142,13 @@ int main(int argc, char **argv)
         g_autofree char *cache = g_build_filename(home, "cache", NULL);
         g_setenv("XDG_CONFIG_HOME", config, TRUE);
         g_setenv("XDG_CACHE_HOME", cache, TRUE);
+        /* Where the package's autostart entry would be (/etc/xdg), empty until a test fills it. */
+        g_autofree char *system_config = g_build_filename(home, "xdg", NULL);
+        g_setenv("XDG_CONFIG_DIRS", system_config, TRUE);
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/settings/validators", test_validators);
         g_test_add_func("/settings/round-trip-and-autostart", test_round_trip_and_autostart);
+        g_test_add_func("/settings/system-autostart-override", test_system_autostart_override);
         g_test_add_func("/settings/bad-file-keeps-defaults", test_bad_file_keeps_defaults);
         int rc = g_test_run();
         test_tmpdir_remove(home);
