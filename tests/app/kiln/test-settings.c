@@ -88,7 +88,8 @@ static void test_system_autostart_override(void)
         g_autoptr(GError) error = NULL;
         g_autofree char *contents = NULL;
 
-        g_assert_cmpint(g_mkdir_with_parents(g_path_get_dirname(system_entry), 0700), ==, 0);
+        g_autofree char *system_autostart_dir = g_path_get_dirname(system_entry);
+        g_assert_cmpint(g_mkdir_with_parents(system_autostart_dir, 0700), ==, 0);
         g_assert_true(g_file_set_contents(system_entry,
                                           "[Desktop Entry]\nType=Application\nName=Kiln\n"
                                           "Exec=kiln --background\n",
