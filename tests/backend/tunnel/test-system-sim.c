@@ -90,6 +90,7 @@ static void grant(struct harness *h, const char *resource_id)
 }
 
 static void model_grant(struct harness *h, const char *resource_id);
+static void model_authorization_failed(struct harness *h, const char *resource_id, const char *reason);
 static void model_gateway_tun(struct harness *h, const uint8_t *pkt, size_t len);
 
 static void client_after(void *ctx, uint64_t now)
@@ -157,6 +158,10 @@ static void client_after(void *ctx, uint64_t now)
                 case KILN_CLIENT_OUTPUT_GATEWAY_FAILED:
                         h->client_failed = true;
                         snprintf(h->fail_reason, sizeof(h->fail_reason), "%s", o.reason);
+                        break;
+                case KILN_CLIENT_OUTPUT_AUTHORIZATION_FAILED:
+                        if (h->model)
+                                model_authorization_failed(h, o.resource_id, o.reason);
                         break;
                 default:
                         break;
@@ -934,6 +939,13 @@ static void model_grant(struct harness *h, const char *resource_id)
         client_portal(h, play_authorization_created(resource_id, gateway_key, h->psk));
 }
 
+/* The portal refuses an authorization only when the site has no gateway (offline). */
+static void model_authorization_failed(struct harness *h, const char *resource_id, const char *reason)
+{
+        if (h->model->gateway_up)
+                model_fail(h, "authorization of %s failed (%s) with the gateway up", resource_id, reason);
+}
+
 /* Every packet the gateway writes to its TUN must be one the model allows. */
 static void model_gateway_tun(struct harness *h, const uint8_t *pkt, size_t len)
 {
@@ -1215,7 +1227,7 @@ static void model_check_counters(struct harness *h, unsigned step)
 
 /* One seeded case; NULL when every step matched the model, else the first error (freed by
  * the caller) with the transitions that led to it. */
-static char *model_run(uint64_t seed, bool verbose)
+static char *model_run(uint64_t seed, unsigned steps, bool verbose)
 {
         static const enum sim_nat_type nats[] = { SIM_NO_NAT, SIM_NAT_EIM, SIM_NAT_SYMMETRIC };
         struct model m = { .seed = seed };
@@ -1252,7 +1264,7 @@ static char *model_run(uint64_t seed, bool verbose)
         model_gateway_start(h);
         model_init(h);
         sim_run(h->sim, ICE_S(1));
-        for (unsigned step = 0; step <= MODEL_STEPS && !m.error[0]; step++) {
+        for (unsigned step = 0; step <= steps && !m.error[0]; step++) {
                 if (step > 0) {
                         char what[64];
 
@@ -1291,12 +1303,20 @@ static void test_transitions_corpus(void)
                 g_autofree char *error = NULL;
                 char *end;
                 uint64_t seed;
+                unsigned steps = MODEL_STEPS;
 
                 if (!**l || **l == '#')
                         continue;
                 seed = g_ascii_strtoull(*l, &end, 10);
-                g_assert_true(end != *l && *end == '\0');
-                error = model_run(seed, true);
+                g_assert_true(end != *l);
+                if (*end == ' ') {
+                        char *num = end + 1;
+
+                        steps = (unsigned)g_ascii_strtoull(num, &end, 10);
+                        g_assert_true(end != num && steps > 0);
+                }
+                g_assert_true(*end == '\0');
+                error = model_run(seed, steps, true);
                 if (error) {
                         g_test_message("%s", error);
                         failed++;
@@ -1308,22 +1328,26 @@ static void test_transitions_corpus(void)
         g_assert_cmpuint(failed, ==, 0);
 }
 
-/* test-system-sim --seeds N [--start S]: explores N more seeds, prints every failing one. */
+/* test-system-sim --seeds N [--start S] [--steps K]: explores N more seeds (K transitions
+ * each, default MODEL_STEPS; the corpus replays with the default), prints every failing one. */
 static int explore(int argc, char **argv)
 {
         uint64_t n = 0, start = 1, failed = 0;
+        unsigned steps = MODEL_STEPS;
 
         for (int i = 1; i + 1 < argc; i += 2) {
                 if (!strcmp(argv[i], "--seeds"))
                         n = g_ascii_strtoull(argv[i + 1], NULL, 10);
                 else if (!strcmp(argv[i], "--start"))
                         start = g_ascii_strtoull(argv[i + 1], NULL, 10);
+                else if (!strcmp(argv[i], "--steps"))
+                        steps = (unsigned)g_ascii_strtoull(argv[i + 1], NULL, 10);
         }
         for (uint64_t seed = start; seed < start + n; seed++) {
                 g_autofree char *error = NULL;
 
                 fprintf(stderr, "seed %" G_GUINT64_FORMAT "\r", seed);
-                error = model_run(seed, false);
+                error = model_run(seed, steps, false);
                 if (error) {
                         printf("FAIL %s\n", error);
                         fflush(stdout);
