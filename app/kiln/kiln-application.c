@@ -1,6 +1,9 @@
 #include "app/kiln/kiln-application.h"
 
+#include <errno.h>
 #include <glib/gi18n.h>
+#include <glib/gstdio.h>
+#include <malloc.h>
 #include <string.h>
 
 #include "app/kiln/kiln-deep-link.h"
@@ -14,6 +17,8 @@
 
 /* Quit waits this long for kilnd to confirm SignOut. */
 #define QUIT_TIMEOUT_S 5
+/* kilnd's limit for SignIn's actor-name option. */
+#define MAX_ACTOR_NAME 256
 
 struct _KilnApplication {
         AdwApplication parent_instance;
@@ -27,11 +32,15 @@ struct _KilnApplication {
         KilnPhase phase;
         char *notice;
         char *last_error;
+        char *actor_name;
         gboolean start_hidden;
         gboolean tunnel_answered;
         gboolean signing_in;
         gboolean quitting;
         gboolean told_no_tray;
+        /* The user signed out, or a notification already said why the session ended: leaving
+         * the signed-in state needs no "disconnected" notification of its own. */
+        gboolean disconnect_explained;
         gboolean tried_connect_on_start;
         gboolean service_was_available;
 };
@@ -71,6 +80,8 @@ static void notify_user(KilnApplication *self, const char *id, const char *title
                         const char *button_label, const char *button_action)
 {
         g_autoptr(GNotification) n = g_notification_new(title);
+        g_autoptr(GIcon) icon = g_themed_icon_new(KILN_APP_ID);
+        g_notification_set_icon(n, icon);
         if (body)
                 g_notification_set_body(n, body);
         g_notification_set_default_action(n, "app.show-window");
@@ -84,6 +95,60 @@ static void set_last_error(KilnApplication *self, const char *message)
 {
         g_free(self->last_error);
         self->last_error = g_strdup(message);
+}
+
+/* ---- who signed in ----
+ * The portal never tells kilnd the user's name, so "Signed in as …" needs the deep link's
+ * actor_name; it is kept in a file (as Firezone's actor_name.txt) for connect-on-start. */
+
+static char *actor_name_path(void)
+{
+        return g_build_filename(g_get_user_state_dir(), "kiln", "actor-name", NULL);
+}
+
+static gboolean actor_name_is_valid(const char *name)
+{
+        if (strlen(name) > MAX_ACTOR_NAME || !g_utf8_validate(name, -1, NULL))
+                return FALSE;
+        for (const char *p = name; *p; p = g_utf8_next_char(p))
+                if (g_unichar_iscntrl(g_utf8_get_char(p)))
+                        return FALSE;
+        return TRUE;
+}
+
+static void load_actor_name(KilnApplication *self)
+{
+        g_autofree char *path = actor_name_path();
+        g_autofree char *text = NULL;
+
+        if (!g_file_get_contents(path, &text, NULL, NULL))
+                return;
+        g_strchomp(text);
+        if (actor_name_is_valid(text)) {
+                g_free(self->actor_name);
+                self->actor_name = g_steal_pointer(&text);
+        }
+}
+
+static void remember_actor_name(KilnApplication *self, const char *name)
+{
+        g_autofree char *path = actor_name_path();
+        g_autofree char *dir = g_path_get_dirname(path);
+        g_autoptr(GError) error = NULL;
+
+        g_clear_pointer(&self->actor_name, g_free);
+        if (!name || !actor_name_is_valid(name)) {
+                if (name)
+                        g_warning("not showing the callback's actor_name: not printable UTF-8 of at most "
+                                  "%d bytes",
+                                  MAX_ACTOR_NAME);
+                g_unlink(path);
+                return;
+        }
+        self->actor_name = g_strdup(name);
+        if (g_mkdir_with_parents(dir, 0700) != 0 ||
+            !g_file_set_contents_full(path, name, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600, &error))
+                g_warning("cannot save the account name: %s", error ? error->message : g_strerror(errno));
 }
 
 /* ---- windows ---- */
@@ -145,8 +210,10 @@ static void on_sign_in_done(GObject *source, GAsyncResult *result, gpointer user
         g_autoptr(KilnApplication) self = user_data;
         g_autoptr(GError) error = NULL;
 
-        self->signing_in = FALSE;
+        /* On success the reply may come before State leaves "signed-out": stay "Connecting…"
+         * (on_tunnel_changed ends it) rather than flash "Sign In" in between. */
         if (!kiln_dbus_tunnel1_call_sign_in_finish(KILN_DBUS_TUNNEL1(source), result, &error)) {
+                self->signing_in = FALSE;
                 g_warning("SignIn failed: %s", error->message);
                 set_last_error(self, error->message);
                 notify_user(self, "connection", _("Sign-in failed"), error->message, NULL, NULL);
@@ -168,6 +235,9 @@ static void send_sign_in(KilnApplication *self, const char *token)
                               g_variant_new_string(kiln_settings_get_api_url(self->settings)));
         g_variant_builder_add(&options, "{sv}", "account-slug",
                               g_variant_new_string(kiln_settings_get_account_slug(self->settings)));
+        if (self->actor_name && *self->actor_name)
+                g_variant_builder_add(&options, "{sv}", "actor-name",
+                                      g_variant_new_string(self->actor_name));
         g_variant_builder_add(
             &options, "{sv}", "internet-resource-enabled",
             g_variant_new_boolean(kiln_settings_get_internet_resource_enabled(self->settings)));
@@ -207,11 +277,14 @@ static void sign_out(KilnApplication *self)
 
         kiln_sign_in_cancel(self->sign_in);
         self->signing_in = FALSE;
+        if (self->phase == KILN_PHASE_SIGNED_IN)
+                self->disconnect_explained = TRUE;
         set_last_error(self, NULL);
         if (proxy)
                 kiln_dbus_tunnel1_call_sign_out(proxy, self->cancellable, on_sign_out_done,
                                                 g_object_ref(self));
         kiln_token_store_clear_async(self->cancellable, on_token_cleared, g_object_ref(self));
+        remember_actor_name(self, NULL);
         g_message("signed out");
         refresh(self);
 }
@@ -292,6 +365,7 @@ static void handle_deep_link(KilnApplication *self, const char *uri)
                 if (!kiln_settings_save(self->settings, &save_error))
                         g_warning("cannot save settings: %s", save_error->message);
         }
+        remember_actor_name(self, link->actor_name);
         TokenSave *save = g_new0(TokenSave, 1);
         save->self = g_object_ref(self);
         save->token = token;
@@ -401,12 +475,17 @@ static void refresh(KilnApplication *self)
         if (old == phase)
                 return;
         g_message("phase %d → %d", old, phase);
-        if (phase == KILN_PHASE_SIGNED_IN)
+        if (phase == KILN_PHASE_SIGNED_IN) {
+                self->disconnect_explained = FALSE;
                 notify_user(self, "connection", _("Kiln connected"),
                             _("You are now signed in and able to access resources."), NULL, NULL);
-        else if (old == KILN_PHASE_SIGNED_IN && phase != KILN_PHASE_QUITTING)
-                notify_user(self, "connection", _("Kiln disconnected"),
-                            self->last_error ? self->last_error : _("The tunnel is down."), NULL, NULL);
+        } else if (old == KILN_PHASE_SIGNED_IN) {
+                if (!self->disconnect_explained && phase != KILN_PHASE_QUITTING)
+                        notify_user(self, "connection", _("Kiln disconnected"),
+                                    self->last_error ? self->last_error : _("The tunnel is down."), NULL,
+                                    NULL);
+                self->disconnect_explained = FALSE;
+        }
         g_object_notify_by_pspec(G_OBJECT(self), props[PROP_PHASE]);
 }
 
@@ -441,9 +520,15 @@ static void on_tunnel_error(KilnTunnelState *tunnel, const char *message, gboole
         KilnApplication *self = user_data;
 
         g_warning("kilnd reported an error%s: %s", requires_sign_in ? " (sign-in required)" : "", message);
-        set_last_error(self, message);
+        /* An expired or revoked session is routine: say what to do, not kilnd's wording. */
+        set_last_error(self, requires_sign_in
+                                 ? _("Your session has ended. To access resources, sign in again.")
+                                 : message);
+        if (self->phase == KILN_PHASE_SIGNED_IN)
+                self->disconnect_explained = TRUE;
         if (requires_sign_in) {
                 kiln_token_store_clear_async(self->cancellable, on_token_cleared, g_object_ref(self));
+                remember_actor_name(self, NULL);
                 notify_user(self, "connection", _("Kiln disconnected"),
                             _("To access resources, sign in again."), _("Sign In"), "app.sign-in");
         } else {
@@ -684,6 +769,21 @@ static void setup_actions(KilnApplication *self)
 
 /* ---- GApplication ---- */
 
+static gboolean trim_heap(gpointer user_data)
+{
+        malloc_trim(0);
+        return G_SOURCE_REMOVE;
+}
+
+/* Kiln lives in the tray for days: once the last window is gone, give the heap that its widgets
+ * used back to the system instead of keeping it in glibc's free lists. */
+static void kiln_application_window_removed(GtkApplication *app, GtkWindow *window)
+{
+        GTK_APPLICATION_CLASS(kiln_application_parent_class)->window_removed(app, window);
+        if (!gtk_application_get_windows(app))
+                g_timeout_add_seconds_full(G_PRIORITY_LOW, 1, trim_heap, NULL, NULL);
+}
+
 static void kiln_application_startup(GApplication *app)
 {
         KilnApplication *self = KILN_APPLICATION(app);
@@ -694,6 +794,7 @@ static void kiln_application_startup(GApplication *app)
         G_APPLICATION_CLASS(kiln_application_parent_class)->startup(app);
         g_message("kiln %s starting", KILN_VERSION);
 
+        load_actor_name(self);
         self->settings = kiln_settings_new(settings_path);
         if (!kiln_settings_load(self->settings, &error))
                 g_warning("cannot read settings, using defaults: %s", error->message);
@@ -809,6 +910,7 @@ static void kiln_application_finalize(GObject *object)
         KilnApplication *self = KILN_APPLICATION(object);
         g_free(self->notice);
         g_free(self->last_error);
+        g_free(self->actor_name);
         G_OBJECT_CLASS(kiln_application_parent_class)->finalize(object);
 }
 
@@ -825,6 +927,7 @@ static void kiln_application_class_init(KilnApplicationClass *klass)
         app_class->activate = kiln_application_activate;
         app_class->open = kiln_application_open;
         app_class->handle_local_options = kiln_application_handle_local_options;
+        GTK_APPLICATION_CLASS(klass)->window_removed = kiln_application_window_removed;
 
         props[PROP_PHASE] = g_param_spec_int(
             "phase", NULL, NULL, KILN_PHASE_LOADING, KILN_PHASE_QUITTING, KILN_PHASE_LOADING,

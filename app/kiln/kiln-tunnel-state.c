@@ -170,6 +170,25 @@ static void apply_string(KilnTunnelState *self, GVariantDict *dict, const char *
                 update_string(self, slot, value, prop);
 }
 
+/* One order for the tray and the Overview whatever order the portal sends: the Internet
+ * Resource first, then by name as people read it (case-insensitive, "Host 2" before "Host 10"). */
+static int compare_resources(gconstpointer a, gconstpointer b)
+{
+        KilnResource *ra = *(KilnResource *const *)a;
+        KilnResource *rb = *(KilnResource *const *)b;
+        gboolean ia = kiln_resource_get_kind(ra) == KILN_RESOURCE_INTERNET;
+        gboolean ib = kiln_resource_get_kind(rb) == KILN_RESOURCE_INTERNET;
+
+        if (ia != ib)
+                return ia ? -1 : 1;
+        g_autofree char *fa = g_utf8_casefold(kiln_resource_get_name(ra), -1);
+        g_autofree char *fb = g_utf8_casefold(kiln_resource_get_name(rb), -1);
+        g_autofree char *ka = g_utf8_collate_key_for_filename(fa, -1);
+        g_autofree char *kb = g_utf8_collate_key_for_filename(fb, -1);
+        int c = strcmp(ka, kb);
+        return c ? c : strcmp(kiln_resource_get_id(ra), kiln_resource_get_id(rb));
+}
+
 static void apply_resources(KilnTunnelState *self, GVariant *list)
 {
         g_autoptr(GPtrArray) fresh = g_ptr_array_new_with_free_func(g_object_unref);
@@ -187,6 +206,7 @@ static void apply_resources(KilnTunnelState *self, GVariant *list)
                 }
                 g_ptr_array_add(fresh, resource);
         }
+        g_ptr_array_sort(fresh, compare_resources);
         g_list_store_splice(self->resources, 0, g_list_model_get_n_items(G_LIST_MODEL(self->resources)),
                             fresh->pdata, fresh->len);
 }

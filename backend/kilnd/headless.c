@@ -142,6 +142,13 @@ static void on_error(KilnSession *session, const char *message, gboolean require
         }
 }
 
+static void on_unreachable(KilnSession *session, const char *resource_id, const char *reason,
+                           const char *message, Headless *h)
+{
+        printf("unreachable %s %s %s\n", resource_id, reason, message);
+        fflush(stdout);
+}
+
 static gboolean on_signal(gpointer user_data)
 {
         Headless *h = user_data;
@@ -167,6 +174,7 @@ int kilnd_run_headless(KilnLogger *logger, KilnSession *session, const char *tok
         g_signal_connect(session, "state-changed", G_CALLBACK(on_state), &h);
         g_signal_connect(session, "resources-changed", G_CALLBACK(on_resources), &h);
         g_signal_connect(session, "error", G_CALLBACK(on_error), &h);
+        g_signal_connect(session, "resource-unreachable", G_CALLBACK(on_unreachable), &h);
         term_id = g_unix_signal_add(SIGTERM, on_signal, &h);
         int_id = g_unix_signal_add(SIGINT, on_signal, &h);
 

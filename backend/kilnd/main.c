@@ -18,6 +18,7 @@
 #include <sodium.h>
 
 #include "backend/kilnd/daemon.h"
+#include "backend/kilnd/dns-control.h"
 #include "backend/kilnd/notify.h"
 #include "backend/kilnd/headless.h"
 #include "backend/kilnd/portal-session.h"
@@ -258,6 +259,7 @@ int main(int argc, char **argv)
         int log_files = 4;
         g_autofree char *api_url = NULL;
         g_autofree char *token_file = NULL;
+        g_autofree char *dns_control = NULL;
         gboolean version = FALSE, quiet = FALSE, headless = FALSE, internet_resource = FALSE;
         const GOptionEntry entries[] = {
                 { "headless", 0, 0, G_OPTION_ARG_NONE, &headless,
@@ -268,6 +270,10 @@ int main(int argc, char **argv)
                   "Headless: file with the token, mode 0600 or 0400 (else $KILN_TOKEN)", "PATH" },
                 { "activate-internet-resource", 0, 0, G_OPTION_ARG_NONE, &internet_resource,
                   "Headless: enable the Internet resource", NULL },
+                { "dns-control", 0, 0, G_OPTION_ARG_STRING, &dns_control,
+                  "auto (default: systemd-resolved if running, else /etc/resolv.conf), resolved, "
+                  "resolv-conf or disabled",
+                  "MODE" },
                 { "bus", 0, 0, G_OPTION_ARG_STRING, &bus_type,
                   "Bus to serve on: system (default) or session", "system|session" },
                 { "bus-address", 0, 0, G_OPTION_ARG_STRING, &bus_address,
@@ -331,6 +337,10 @@ int main(int argc, char **argv)
                 fprintf(stderr, "kilnd: --bus, --bus-address and --p2p-socket exclude each other\n");
                 return 2;
         }
+        if (dns_control && !kilnd_dns_control_mode_valid(dns_control)) {
+                fprintf(stderr, "kilnd: --dns-control must be auto, resolved, resolv-conf or disabled\n");
+                return 2;
+        }
         if (log_file_size < 1024 || log_files < 0 || log_files > 100) {
                 fprintf(stderr, "kilnd: --log-file-size must be ≥ 1024 and --log-files 0..100\n");
                 return 2;
@@ -377,7 +387,17 @@ int main(int argc, char **argv)
                 kiln_logger_free(k.logger);
                 return 1;
         }
+        /* A kilnd killed while its resolv.conf was in place: the original comes back first. */
+        r = kilnd_dns_control_recover(state_dir);
+        if (r > 0)
+                kiln_log(k.logger, KILN_LOG_WARN, T_MAIN,
+                         "restored /etc/resolv.conf left behind by a previous run");
+        else if (r < 0)
+                kiln_log(k.logger, KILN_LOG_ERROR, T_MAIN,
+                         "cannot restore /etc/resolv.conf from the crash state",
+                         KILN_LOG_STR("error", g_strerror(-r)));
         session = kiln_portal_backed_session_new(k.logger, device_id);
+        kiln_portal_backed_session_set_platform(session, state_dir, dns_control ? dns_control : "auto");
         if (headless) {
                 KilnSessionOptions options = {
                         .api_url = api_url ? api_url : (char *)KILN_DEFAULT_API_URL,

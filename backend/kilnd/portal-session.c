@@ -10,13 +10,20 @@
 #include <sodium.h>
 
 #include "backend/crypto/keys.h"
+#include "backend/kilnd/dns-control.h"
+#include "backend/kilnd/route-watch.h"
+#include "backend/kilnd/tunnel.h"
 #include "backend/platform/addresses.h"
-#include "backend/platform/tun.h"
+#include "backend/platform/routes.h"
 #include "backend/portal/client.h"
 #include "backend/portal/device-id.h"
+#include "backend/tunnel/resources.h"
 
 #define T_PORTAL               "kilnd::portal"
 #define T_TUN                  "kilnd::tun"
+#define T_ROUTES               "kilnd::routes"
+#define T_ENGINE               "kilnd::engine"
+#define MAX_ROUTES             (KILN_RESOURCES_MAX + 16)
 
 #define INTERNET_RESOURCE_NAME "Internet Resource"
 
@@ -37,11 +44,43 @@ struct _KilnPortalBackedSession {
         GPtrArray *resources; /* KilnPortalResource, each kept alive by the message at the same index */
         GPtrArray *owners;    /* KilnPortalMessage refs, parallel to `resources` */
 
-        int tun_fd;
         unsigned ifindex;
         KilnIfAddress addresses[2];
         guint n_addresses;
+
+        /* The data plane, from the first init until teardown. */
+        GMainContext *context; /* where the engine's outputs are handled */
+        char *state_dir;
+        char *dns_mode;
+        struct kilnd_tunnel *tunnel;
+        struct kiln_routes *routes;
+        unsigned rule_families;
+        KilndDnsControl *dns;
+        char *search_domain;
+        guint n_portal_upstreams;
+        KilndRouteWatch *watch;
+        struct OutputTarget *output_target; /* what the engine thread's outputs go to */
+        /* Site status for the Resources property: site id → "online"/"offline". */
+        GHashTable *site_status;
+        GHashTable *gateway_sites; /* gateway id → site id, from authorization_created */
 };
+
+/*
+ * The engine thread's handle on the session: it never touches the session itself, it only
+ * queues Hops holding a reference to this.  close_tun clears `self` (on the main thread, where
+ * hops are handled) after the engine thread stopped.
+ */
+typedef struct OutputTarget {
+        gatomicrefcount refs;
+        KilnPortalBackedSession *self;
+        GMainContext *context; /* the session's; it outlives every tunnel */
+} OutputTarget;
+
+static void output_target_unref(OutputTarget *t)
+{
+        if (t && g_atomic_ref_count_dec(&t->refs))
+                g_free(t);
+}
 
 static void kiln_portal_backed_session_iface_init(KilnSessionInterface *iface);
 
@@ -73,8 +112,11 @@ static GVariant *resource_variant(KilnPortalBackedSession *self, const KilnPorta
         for (guint i = 0; r->sites && i < r->sites->len; i++) {
                 const KilnPortalSite *site = g_ptr_array_index(r->sites, i);
 
-                /* "unknown" until a tunnel engine reports the gateways of the site. */
-                g_variant_builder_add(&sites, "(sss)", site->id, site->name ? site->name : "", "unknown");
+                const char *status = g_hash_table_lookup(self->site_status, site->id);
+
+                /* "unknown" until a connection to one of its gateways succeeds or fails. */
+                g_variant_builder_add(&sites, "(sss)", site->id, site->name ? site->name : "",
+                                      status ? status : "unknown");
         }
         g_variant_builder_init(&b, G_VARIANT_TYPE("a{sv}"));
         g_variant_builder_add(&b, "{sv}", "id", g_variant_new_string(r->id));
@@ -139,15 +181,41 @@ static int find_resource(KilnPortalBackedSession *self, const char *id)
         return -1;
 }
 
+/* GOODBYE to the gateways, DNS back, rules and routes gone, then the device. */
 static void close_tun(KilnPortalBackedSession *self)
 {
-        if (self->tun_fd < 0)
+        if (self->tunnel) {
+                size_t told = kilnd_tunnel_goodbye(self->tunnel);
+
+                kiln_log(self->logger, KILN_LOG_INFO, T_ENGINE, "said goodbye to the gateways",
+                         KILN_LOG_INT("gateways", (gint64)told));
+        }
+        g_clear_pointer(&self->watch, kilnd_route_watch_free);
+        if (self->dns) {
+                kilnd_dns_control_free(self->dns);
+                self->dns = NULL;
+        }
+        if (self->routes) {
+                if (self->rule_families)
+                        (void)kiln_routes_remove_rules(self->routes, self->rule_families);
+                (void)kiln_routes_flush(self->routes);
+                kiln_routes_free(self->routes);
+                self->routes = NULL;
+                self->rule_families = 0;
+                kiln_log(self->logger, KILN_LOG_INFO, T_ROUTES, "routes and rules removed");
+        }
+        if (!self->tunnel)
                 return;
-        /* The device, its addresses and routes go with the last fd. */
-        close(self->tun_fd);
-        self->tun_fd = -1;
+        kilnd_tunnel_free(self->tunnel);
+        self->tunnel = NULL;
+        /* Outputs still queued on the main context find no session and are dropped. */
+        self->output_target->self = NULL;
+        g_clear_pointer(&self->output_target, output_target_unref);
         self->ifindex = 0;
         self->n_addresses = 0;
+        g_clear_pointer(&self->search_domain, g_free);
+        g_hash_table_remove_all(self->site_status);
+        g_hash_table_remove_all(self->gateway_sites);
         kiln_log(self->logger, KILN_LOG_INFO, T_TUN, "tunnel device removed",
                  KILN_LOG_STR("device", KILN_TUN_NAME));
 }
@@ -240,37 +308,344 @@ static int apply_interface(KilnPortalBackedSession *self, const KilnPortalInterf
         return n_ok > 0 ? 0 : -EADDRNOTAVAIL;
 }
 
+/* ---- engine outputs: produced on the engine thread, handled here on the main context ---- */
+
+typedef struct {
+        OutputTarget *target;
+        enum kiln_client_output_type type;
+        char event[64];
+        JsonNode *payload;
+        char resource_id[KILN_ID_MAX + 1];
+        char gateway_id[KILN_ID_MAX + 1];
+        char reason[96];
+        gboolean via_relay;
+        guint64 time_to_connect;
+        uint8_t public_key[WG_KEY_LEN]; /* reset */
+        gboolean reset;
+} Hop;
+
+static void hop_free(gpointer data)
+{
+        Hop *h = data;
+
+        g_clear_pointer(&h->payload, json_node_unref);
+        output_target_unref(h->target);
+        g_free(h);
+}
+
+static void set_sites_status(KilnPortalBackedSession *self, const char *resource_id, const char *status)
+{
+        int at = find_resource(self, resource_id);
+        const KilnPortalResource *r;
+
+        if (at < 0)
+                return;
+        r = g_ptr_array_index(self->resources, at);
+        for (guint i = 0; r->sites && i < r->sites->len; i++) {
+                const KilnPortalSite *site = g_ptr_array_index(r->sites, i);
+
+                g_hash_table_insert(self->site_status, g_strdup(site->id), (gpointer)status);
+        }
+}
+
+/* The portal's FailReason → the ResourceUnreachable reason of ipc/dev.kiln.Tunnel1.xml. */
+static const char *unreachable_reason(const char *fail_reason)
+{
+        if (g_str_equal(fail_reason, "offline"))
+                return "offline";
+        if (g_str_equal(fail_reason, "version_mismatch"))
+                return "version-mismatch";
+        if (g_str_equal(fail_reason, "forbidden") || g_str_equal(fail_reason, "not_found") ||
+            g_str_equal(fail_reason, "disabled"))
+                return "forbidden";
+        return "unknown";
+}
+
+static gboolean handle_hop(gpointer data)
+{
+        Hop *h = data;
+        KilnPortalBackedSession *self = h->target->self;
+
+        if (!self || !self->tunnel || !self->client)
+                return G_SOURCE_REMOVE;
+        if (h->reset) {
+                char b64[WG_KEY_LEN_BASE64];
+
+                memcpy(self->public_key, h->public_key, WG_KEY_LEN);
+                key_to_base64(b64, self->public_key);
+                kiln_log(self->logger, KILN_LOG_INFO, T_PORTAL,
+                         "reconnecting to the portal with the new WireGuard key",
+                         KILN_LOG_STR("public_key", b64));
+                kiln_portal_client_reset(self->client, self->public_key);
+                return G_SOURCE_REMOVE;
+        }
+        switch (h->type) {
+        case KILN_CLIENT_OUTPUT_PORTAL:
+                kiln_log(self->logger, KILN_LOG_DEBUG, T_ENGINE, "to the portal",
+                         KILN_LOG_STR("event", h->event));
+                if (!kiln_portal_client_send(self->client, h->event, h->payload))
+                        kiln_log(self->logger, KILN_LOG_DEBUG, T_ENGINE,
+                                 "portal message dropped (not joined)", KILN_LOG_STR("event", h->event));
+                break;
+        case KILN_CLIENT_OUTPUT_AUTHORIZATION_FAILED: {
+                const char *reason = unreachable_reason(h->reason);
+                g_autofree char *text =
+                    g_strdup_printf("the portal could not authorize the resource: %s", h->reason);
+
+                kiln_log(self->logger, KILN_LOG_WARN, T_ENGINE, "resource unreachable",
+                         KILN_LOG_STR("resource", h->resource_id), KILN_LOG_STR("reason", reason));
+                if (g_str_equal(reason, "offline")) {
+                        set_sites_status(self, h->resource_id, "offline");
+                        publish_resources(self);
+                }
+                kiln_session_emit_resource_unreachable(KILN_SESSION(self), h->resource_id, reason, text);
+                break;
+        }
+        case KILN_CLIENT_OUTPUT_GATEWAY_CONNECTED: {
+                const char *site = g_hash_table_lookup(self->gateway_sites, h->gateway_id);
+
+                kiln_log(self->logger, KILN_LOG_INFO, T_ENGINE, "gateway connected",
+                         KILN_LOG_STR("gateway", h->gateway_id), KILN_LOG_BOOL("via_relay", h->via_relay),
+                         KILN_LOG_INT("time_to_connect_ms", (gint64)(h->time_to_connect / 1000000)));
+                if (site) {
+                        g_hash_table_insert(self->site_status, g_strdup(site), (gpointer) "online");
+                        publish_resources(self);
+                }
+                break;
+        }
+        case KILN_CLIENT_OUTPUT_GATEWAY_PATH_CHANGED:
+                kiln_log(self->logger, KILN_LOG_INFO, T_ENGINE, "gateway path changed",
+                         KILN_LOG_STR("gateway", h->gateway_id), KILN_LOG_BOOL("via_relay", h->via_relay));
+                break;
+        case KILN_CLIENT_OUTPUT_GATEWAY_FAILED:
+                kiln_log(self->logger, KILN_LOG_WARN, T_ENGINE, "gateway connection failed",
+                         KILN_LOG_STR("gateway", h->gateway_id), KILN_LOG_STR("reason", h->reason));
+                break;
+        case KILN_CLIENT_OUTPUT_DOMAIN_INACTIVE:
+                kiln_log(self->logger, KILN_LOG_WARN, T_ENGINE, "the gateway could not resolve the resource",
+                         KILN_LOG_STR("resource", h->resource_id));
+                break;
+        default:
+                break;
+        }
+        return G_SOURCE_REMOVE;
+}
+
+/* Engine thread. */
+static Hop *hop_new(OutputTarget *t)
+{
+        Hop *h = g_new0(Hop, 1);
+
+        g_atomic_ref_count_inc(&t->refs);
+        h->target = t;
+        return h;
+}
+
+static void on_engine_output(void *userdata, const struct kiln_client_output *o)
+{
+        OutputTarget *t = userdata;
+        Hop *h;
+
+        if (o->type == KILN_CLIENT_OUTPUT_DNS_RECORDS_CHANGED || o->type == KILN_CLIENT_OUTPUT_TUN)
+                return;
+        h = hop_new(t);
+        h->type = o->type;
+        if (o->event)
+                g_strlcpy(h->event, o->event, sizeof(h->event));
+        if (o->payload)
+                h->payload = json_node_ref(o->payload);
+        g_strlcpy(h->resource_id, o->resource_id, sizeof(h->resource_id));
+        g_strlcpy(h->gateway_id, o->gateway_id, sizeof(h->gateway_id));
+        g_strlcpy(h->reason, o->reason, sizeof(h->reason));
+        h->via_relay = o->via_relay;
+        h->time_to_connect = o->time_to_connect;
+        g_main_context_invoke_full(t->context, G_PRIORITY_DEFAULT, handle_hop, h, hop_free);
+}
+
+static void on_reset_done(void *userdata, const uint8_t *public_key)
+{
+        OutputTarget *t = userdata;
+        Hop *h = hop_new(t);
+
+        h->reset = TRUE;
+        memcpy(h->public_key, public_key, WG_KEY_LEN);
+        g_main_context_invoke_full(t->context, G_PRIORITY_DEFAULT, handle_hop, h, hop_free);
+}
+
+/* ---- routes and DNS for the current resources -------------------------------------------- */
+
+static void apply_routes(KilnPortalBackedSession *self)
+{
+        struct kiln_resources *table = kiln_resources_new();
+        g_autofree struct kiln_ip_prefix *prefixes = NULL;
+        g_autofree struct kiln_route *routes = NULL;
+        unsigned families = 0;
+        size_t n, m = 0;
+        int r;
+
+        if (!self->routes || !table) {
+                kiln_resources_free(table);
+                return;
+        }
+        for (guint i = 0; i < self->n_addresses; i++)
+                families |= self->addresses[i].family == AF_INET ? 1u : 2u;
+        if (families & ~self->rule_families) {
+                r = kiln_routes_add_rules(self->routes, families & ~self->rule_families);
+                if (r < 0)
+                        kiln_log(self->logger, KILN_LOG_WARN, T_ROUTES, "cannot add the policy rules",
+                                 KILN_LOG_STR("error", g_strerror(-r)));
+                else
+                        self->rule_families |= families;
+        }
+        for (guint i = 0; i < self->resources->len; i++) {
+                struct kiln_resource res;
+
+                if (kiln_resource_from_portal(g_ptr_array_index(self->resources, i), &res) == 0)
+                        (void)kiln_resources_upsert(table, &res);
+        }
+        kiln_resources_set_internet_enabled(table, internet_resource_enabled(self));
+        prefixes = g_new(struct kiln_ip_prefix, MAX_ROUTES);
+        routes = g_new0(struct kiln_route, MAX_ROUTES);
+        n = MIN(kiln_resources_routes(table, prefixes, MAX_ROUTES), (size_t)MAX_ROUTES);
+        for (size_t i = 0; i < n; i++) {
+                /* Only the families the device has an address of (data-plane §7.1). */
+                if (!(families & (prefixes[i].net.family == 4 ? 1u : 2u)))
+                        continue;
+                routes[m].family = prefixes[i].net.family;
+                memcpy(routes[m].addr, prefixes[i].net.bytes, 16);
+                routes[m].prefix = (uint8_t)prefixes[i].prefix;
+                m++;
+        }
+        kiln_resources_free(table);
+        r = kiln_routes_set(self->routes, routes, m);
+        if (r < 0)
+                kiln_log(self->logger, KILN_LOG_WARN, T_ROUTES, "some routes did not apply",
+                         KILN_LOG_STR("error", g_strerror(-r)));
+        if (internet_resource_enabled(self)) {
+                r = kiln_routes_sync_link_scope(self->routes);
+                if (r < 0)
+                        kiln_log(self->logger, KILN_LOG_WARN, T_ROUTES, "cannot copy the local routes",
+                                 KILN_LOG_STR("error", g_strerror(-r)));
+        }
+        kiln_log(self->logger, KILN_LOG_INFO, T_ROUTES, "routes set", KILN_LOG_INT("routes", (gint64)m),
+                 KILN_LOG_BOOL("internet", internet_resource_enabled(self)));
+}
+
+/* One sentinel per effective upstream (portal Do53 first, else the system's), as the stub
+ * numbers them (data-plane §6.2); IPv4 ones first, at least one. */
+static void apply_dns(KilnPortalBackedSession *self)
+{
+        struct kiln_dns_upstream system[KILND_DNS_MAX_UPSTREAMS];
+        size_t n_system = kilnd_dns_control_system_upstreams(self->dns, system, G_N_ELEMENTS(system));
+        size_t n = self->n_portal_upstreams ? self->n_portal_upstreams : n_system;
+        g_autoptr(GPtrArray) servers = g_ptr_array_new_with_free_func(g_free);
+        gboolean v6 = FALSE;
+
+        kilnd_tunnel_set_system_upstreams(self->tunnel, system, n_system);
+        for (guint i = 0; i < self->n_addresses; i++)
+                v6 = v6 || self->addresses[i].family == AF_INET6;
+        n = CLAMP(n, 1, KILND_DNS_MAX_UPSTREAMS);
+        for (int fam = 4; fam <= 6; fam += 2) {
+                if (fam == 6 && !v6)
+                        continue;
+                for (size_t i = 0; i < n; i++) {
+                        struct kiln_ip_addr a;
+                        char buf[INET6_ADDRSTRLEN];
+
+                        kiln_dns_sentinel((uint8_t)fam, (unsigned)i, &a);
+                        inet_ntop(fam == 4 ? AF_INET : AF_INET6, a.bytes, buf, sizeof(buf));
+                        g_ptr_array_add(servers, g_strdup(buf));
+                }
+        }
+        /* A failure is logged there; the tunnel works for IP resources without it. */
+        (void)kilnd_dns_control_activate(self->dns, (int)self->ifindex, (const char *const *)servers->pdata,
+                                         servers->len, self->search_domain);
+        kilnd_dns_control_flush(self->dns);
+}
+
+static void remember_interface(KilnPortalBackedSession *self, const KilnPortalInterface *iface)
+{
+        guint n = 0;
+
+        for (guint i = 0; iface->upstream_do53 && i < iface->upstream_do53->len; i++) {
+                struct kiln_ip_addr a;
+
+                n += kiln_ip_addr_parse(g_ptr_array_index(iface->upstream_do53, i), &a) == 0;
+        }
+        self->n_portal_upstreams = MIN(n, 8u);
+        g_free(self->search_domain);
+        self->search_domain = g_strdup(iface->search_domain);
+}
+
+static void on_network_changed(gboolean default_route_changed, gpointer user_data)
+{
+        KilnPortalBackedSession *self = user_data;
+
+        if (internet_resource_enabled(self) && self->routes)
+                (void)kiln_routes_sync_link_scope(self->routes);
+        if (!default_route_changed || !self->tunnel)
+                return;
+        kiln_log(self->logger, KILN_LOG_INFO, T_ENGINE,
+                 "network changed (default route): resetting connections with a new key");
+        kilnd_tunnel_reset(self->tunnel, on_reset_done, self->output_target);
+}
+
 static int raise_tunnel(KilnPortalBackedSession *self, const KilnPortalInterface *iface)
 {
-        char name[IFNAMSIZ];
-        int fd, r;
+        char offloads[64];
+        int r;
 
-        fd = tun_open(KILN_TUN_NAME, KILN_TUN_MTU, name);
-        if (fd < 0)
-                return fd;
-        self->tun_fd = fd;
-        self->ifindex = if_nametoindex(name);
-        if (self->ifindex == 0) {
-                r = -errno;
-                close_tun(self);
+        self->output_target = g_new0(OutputTarget, 1);
+        g_atomic_ref_count_init(&self->output_target->refs);
+        self->output_target->self = self;
+        self->output_target->context = self->context;
+        r = kilnd_tunnel_new(
+            &(struct kilnd_tunnel_config){
+                .device = KILN_TUN_NAME,
+                .mtu = KILN_TUN_MTU,
+                .private_key = self->private_key,
+                .output = on_engine_output,
+                .userdata = self->output_target,
+            },
+            &self->tunnel);
+        if (r < 0) {
+                g_clear_pointer(&self->output_target, output_target_unref);
                 return r;
         }
+        self->ifindex = kilnd_tunnel_ifindex(self->tunnel);
         /* Only the portal's addresses on the device: no link-local fe80:: (Firezone does the same). */
         r = kiln_if_disable_ipv6_link_local(self->ifindex);
         if (r < 0)
                 kiln_log(self->logger, KILN_LOG_WARN, T_TUN, "cannot turn off the IPv6 link-local address",
                          KILN_LOG_STR("error", g_strerror(-r)));
-        kiln_log(self->logger, KILN_LOG_INFO, T_TUN, "tunnel device up", KILN_LOG_STR("device", name),
-                 KILN_LOG_INT("mtu", KILN_TUN_MTU));
+        kiln_log(self->logger, KILN_LOG_INFO, T_TUN, "tunnel device up",
+                 KILN_LOG_STR("device", KILN_TUN_NAME), KILN_LOG_INT("mtu", KILN_TUN_MTU),
+                 KILN_LOG_STR("offloads", kilnd_tunnel_offloads(self->tunnel, offloads, sizeof(offloads))));
         r = apply_interface(self, iface);
-        if (r < 0)
+        if (r < 0) {
                 close_tun(self);
-        return r;
+                return r;
+        }
+        r = kiln_routes_new((int)self->ifindex, &self->routes);
+        if (r < 0) {
+                close_tun(self);
+                return r;
+        }
+        /* Leftovers of a killed kilnd would shadow the new routes. */
+        (void)kiln_routes_flush(self->routes);
+        self->dns = kilnd_dns_control_new(self->logger, self->dns_mode ? self->dns_mode : "auto",
+                                          self->state_dir ? self->state_dir : "/var/lib/kiln");
+        self->watch = kilnd_route_watch_new(on_network_changed, self);
+        if (!self->watch)
+                kiln_log(self->logger, KILN_LOG_WARN, T_ENGINE, "cannot watch the default route");
+        kilnd_tunnel_set_internet_enabled(self->tunnel, internet_resource_enabled(self));
+        return 0;
 }
 
 static void on_init(KilnPortalClient *client, KilnPortalMessage *message, KilnPortalBackedSession *self)
 {
         const KilnPortalInit *init = message->init;
+        gint64 started = g_get_monotonic_time();
         int r;
 
         kiln_log(self->logger, KILN_LOG_INFO, T_PORTAL, "init", KILN_LOG_STR("ipv4", init->interface->ipv4),
@@ -287,7 +662,7 @@ static void on_init(KilnPortalClient *client, KilnPortalMessage *message, KilnPo
                 g_ptr_array_add(self->owners, kiln_portal_message_ref(message));
         }
 
-        if (self->tun_fd < 0) {
+        if (!self->tunnel) {
                 set_state(self, KILN_SESSION_RAISING_TUNNEL);
                 r = raise_tunnel(self, init->interface);
         } else {
@@ -300,8 +675,30 @@ static void on_init(KilnPortalClient *client, KilnPortalMessage *message, KilnPo
                 end_with_error(self, text, FALSE, KILN_SESSION_ERROR);
                 return;
         }
+        remember_interface(self, init->interface);
+        apply_routes(self);
+        apply_dns(self);
+        kilnd_tunnel_portal_message(self->tunnel, message);
+        kiln_log(self->logger, KILN_LOG_INFO, T_ENGINE, "tunnel ready: routes and DNS in place",
+                 KILN_LOG_INT("setup_ms", (g_get_monotonic_time() - started) / 1000));
         publish_resources(self);
         set_state(self, KILN_SESSION_CONNECTED);
+}
+
+/* Every portal event but init (on_init hands that over itself, once the engine exists). */
+static void on_any_message(KilnPortalClient *client, KilnPortalMessage *message,
+                           KilnPortalBackedSession *self)
+{
+        if (message->kind == KILN_PORTAL_MESSAGE_INIT || !self->tunnel)
+                return;
+        if (message->kind == KILN_PORTAL_MESSAGE_AUTHORIZATION_CREATED) {
+                const KilnPortalAuthorizationCreated *a = message->authorization_created;
+
+                if (a->gateway_id && a->site_id)
+                        g_hash_table_insert(self->gateway_sites, g_strdup(a->gateway_id),
+                                            g_strdup(a->site_id));
+        }
+        kilnd_tunnel_portal_message(self->tunnel, message);
 }
 
 static void on_config_changed(KilnPortalClient *client, KilnPortalMessage *message,
@@ -312,12 +709,15 @@ static void on_config_changed(KilnPortalClient *client, KilnPortalMessage *messa
         kiln_log(self->logger, KILN_LOG_INFO, T_PORTAL, "interface config changed",
                  KILN_LOG_STR("ipv4", message->interface->ipv4),
                  KILN_LOG_STR("ipv6", message->interface->ipv6));
-        if (self->tun_fd < 0)
+        if (!self->tunnel)
                 return;
         r = apply_interface(self, message->interface);
         if (r < 0)
                 kiln_log(self->logger, KILN_LOG_WARN, T_TUN, "the new interface addresses did not apply",
                          KILN_LOG_STR("error", g_strerror(-r)));
+        remember_interface(self, message->interface);
+        apply_routes(self);
+        apply_dns(self);
 }
 
 static void on_resource_updated(KilnPortalClient *client, KilnPortalMessage *message,
@@ -336,6 +736,9 @@ static void on_resource_updated(KilnPortalClient *client, KilnPortalMessage *mes
                 self->owners->pdata[at] = kiln_portal_message_ref(message);
                 self->resources->pdata[at] = r;
         }
+        apply_routes(self);
+        if (self->dns)
+                kilnd_dns_control_flush(self->dns);
         publish_resources(self);
 }
 
@@ -350,21 +753,10 @@ static void on_resource_deleted(KilnPortalClient *client, KilnPortalMessage *mes
                 return;
         g_ptr_array_remove_index(self->resources, (guint)at);
         g_ptr_array_remove_index(self->owners, (guint)at);
+        apply_routes(self);
+        if (self->dns)
+                kilnd_dns_control_flush(self->dns);
         publish_resources(self);
-}
-
-static void on_authorization_failed(KilnPortalClient *client, KilnPortalMessage *message,
-                                    KilnPortalBackedSession *self)
-{
-        const KilnPortalAuthorizationFailed *f = message->authorization_failed;
-        const char *reason = f->reason == KILN_PORTAL_FAIL_OFFLINE            ? "offline"
-                             : f->reason == KILN_PORTAL_FAIL_VERSION_MISMATCH ? "version-mismatch"
-                             : f->reason == KILN_PORTAL_FAIL_FORBIDDEN        ? "forbidden"
-                                                                              : "unknown";
-        g_autofree char *text = g_strdup_printf("the portal could not authorize the resource: %s",
-                                                kiln_portal_fail_reason_to_string(f->reason));
-
-        kiln_session_emit_resource_unreachable(KILN_SESSION(self), f->resource_id, reason, text);
 }
 
 static void on_joined(KilnPortalClient *client, KilnPortalBackedSession *self)
@@ -412,6 +804,7 @@ static gboolean session_start(KilnSession *session, const char *token, const Kil
                 .name = g_get_host_name(),
         };
         size_t len = strlen(token);
+        char public_b64[WG_KEY_LEN_BASE64];
 
         teardown(self);
         self->token = sodium_malloc(len + 1);
@@ -439,15 +832,16 @@ static gboolean session_start(KilnSession *session, const char *token, const Kil
         g_signal_connect(self->client, "message::resource_created_or_updated",
                          G_CALLBACK(on_resource_updated), self);
         g_signal_connect(self->client, "message::resource_deleted", G_CALLBACK(on_resource_deleted), self);
-        g_signal_connect(self->client, "message::authorization_creation_failed",
-                         G_CALLBACK(on_authorization_failed), self);
+        /* The engine gets every other event (authorizations, candidates, relays, failures). */
+        g_signal_connect(self->client, "message", G_CALLBACK(on_any_message), self);
         g_signal_connect(self->client, "joined", G_CALLBACK(on_joined), self);
         g_signal_connect(self->client, "hiccup", G_CALLBACK(on_hiccup), self);
         g_signal_connect(self->client, "fatal-error", G_CALLBACK(on_fatal), self);
 
+        key_to_base64(public_b64, self->public_key);
         kiln_log(self->logger, KILN_LOG_INFO, T_PORTAL, "connecting to the portal",
                  KILN_LOG_STR("api_url", options->api_url), KILN_LOG_STR("external_id", external_id),
-                 KILN_LOG_SECRET("token"));
+                 KILN_LOG_STR("public_key", public_b64), KILN_LOG_SECRET("token"));
         set_state(self, KILN_SESSION_CONNECTING);
         kiln_portal_client_start(self->client);
         return TRUE;
@@ -469,6 +863,10 @@ static void session_set_internet_resource_enabled(KilnSession *session, gboolean
                 return;
         self->options->internet_resource_enabled = enabled;
         self->options->has_internet_resource_enabled = TRUE;
+        if (self->tunnel) {
+                kilnd_tunnel_set_internet_enabled(self->tunnel, enabled);
+                apply_routes(self);
+        }
         publish_resources(self);
 }
 
@@ -492,6 +890,11 @@ static void kiln_portal_backed_session_finalize(GObject *object)
         teardown(self);
         g_ptr_array_unref(self->resources);
         g_ptr_array_unref(self->owners);
+        g_hash_table_unref(self->site_status);
+        g_hash_table_unref(self->gateway_sites);
+        g_main_context_unref(self->context);
+        g_free(self->state_dir);
+        g_free(self->dns_mode);
         g_free(self->device_id);
         G_OBJECT_CLASS(kiln_portal_backed_session_parent_class)->finalize(object);
 }
@@ -504,7 +907,9 @@ static void kiln_portal_backed_session_class_init(KilnPortalBackedSessionClass *
 static void kiln_portal_backed_session_init(KilnPortalBackedSession *self)
 {
         self->state = KILN_SESSION_SIGNED_OUT;
-        self->tun_fd = -1;
+        self->context = g_main_context_ref_thread_default();
+        self->site_status = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        self->gateway_sites = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
         self->resources = g_ptr_array_new();
         self->owners = g_ptr_array_new_with_free_func((GDestroyNotify)kiln_portal_message_unref);
 }
@@ -516,4 +921,13 @@ KilnPortalBackedSession *kiln_portal_backed_session_new(KilnLogger *logger, cons
         self->logger = logger;
         self->device_id = g_strdup(device_id);
         return self;
+}
+
+void kiln_portal_backed_session_set_platform(KilnPortalBackedSession *self, const char *state_dir,
+                                             const char *dns_control)
+{
+        g_free(self->state_dir);
+        self->state_dir = g_strdup(state_dir);
+        g_free(self->dns_mode);
+        self->dns_mode = g_strdup(dns_control);
 }

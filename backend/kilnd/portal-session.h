@@ -27,3 +27,8 @@ G_DECLARE_FINAL_TYPE(KilnPortalBackedSession, kiln_portal_backed_session, KILN, 
 
 /* logger must outlive the session; device_id is the stable id (backend/portal/device-id.h). */
 KilnPortalBackedSession *kiln_portal_backed_session_new(KilnLogger *logger, const char *device_id);
+
+/* Where DNS control keeps its backup and crash state, and its mode (dns-control.h: auto,
+ * resolved, resolv-conf, disabled).  Before the first start(). */
+void kiln_portal_backed_session_set_platform(KilnPortalBackedSession *self, const char *state_dir,
+                                             const char *dns_control);

@@ -51,15 +51,7 @@ int tun_open(const char *name, unsigned mtu, char ret_name[IFNAMSIZ])
                 r = -errno;
                 goto fail;
         }
-        ifr.ifr_mtu = (int)mtu;
-        r = ifreq_ioctl(SIOCSIFMTU, &ifr);
-        if (r < 0)
-                goto fail;
-        r = ifreq_ioctl(SIOCGIFFLAGS, &ifr);
-        if (r < 0)
-                goto fail;
-        ifr.ifr_flags |= IFF_UP;
-        r = ifreq_ioctl(SIOCSIFFLAGS, &ifr);
+        r = tun_set_mtu_up(ifr.ifr_name, mtu);
         if (r < 0)
                 goto fail;
         if (ret_name)
@@ -68,4 +60,23 @@ int tun_open(const char *name, unsigned mtu, char ret_name[IFNAMSIZ])
 fail:
         close(fd);
         return r;
+}
+
+int tun_set_mtu_up(const char *name, unsigned mtu)
+{
+        struct ifreq ifr = { 0 };
+        int r;
+
+        if (strlen(name) >= IFNAMSIZ)
+                return -EINVAL;
+        strcpy(ifr.ifr_name, name);
+        ifr.ifr_mtu = (int)mtu;
+        r = ifreq_ioctl(SIOCSIFMTU, &ifr);
+        if (r < 0)
+                return r;
+        r = ifreq_ioctl(SIOCGIFFLAGS, &ifr);
+        if (r < 0)
+                return r;
+        ifr.ifr_flags |= IFF_UP;
+        return ifreq_ioctl(SIOCSIFFLAGS, &ifr);
 }

@@ -12,3 +12,6 @@
 int tun_open(const char *name, unsigned mtu, char ret_name[IFNAMSIZ]);
 /* Reads the interface's MTU; returns it or -errno. */
 int tun_get_mtu(const char *name);
+/* Sets the MTU of an existing interface and brings it up (e.g. a TUN opened with
+ * backend/io/tun-device.h).  0 or -errno. */
+int tun_set_mtu_up(const char *name, unsigned mtu);

@@ -9,6 +9,7 @@
 #include <sodium.h>
 
 #include "backend/tunnel/action-queue.h"
+#include "backend/tunnel/p2p-control.h"
 
 #define DATA_TXQ           256
 #define MAX_AUTHORIZATIONS 64
@@ -459,6 +460,25 @@ static void send_to_gateway(struct kiln_client_engine *e, const char *gateway_id
                 return;
         if (kiln_node_encapsulate(e->node, gateway_id, pkt, len, t, now) != 1)
                 t->len = 0;
+}
+
+size_t kiln_client_engine_goodbye(struct kiln_client_engine *e, uint64_t now)
+{
+        const struct kiln_p2p_message m = { .type = KILN_P2P_GOODBYE };
+        uint8_t pkt[KILN_P2P_MAX_PACKET];
+        ssize_t len = kiln_p2p_build(&m, pkt, sizeof(pkt));
+        const char *id;
+        size_t n = 0;
+
+        if (len < 0)
+                return 0;
+        for (size_t i = 0; (id = kiln_node_peer_at(e->node, i)); i++) {
+                if (!kiln_node_is_established(e->node, id))
+                        continue;
+                send_to_gateway(e, id, pkt, (size_t)len, now);
+                n++;
+        }
+        return n;
 }
 
 static bool state_actions(struct kiln_client_engine *e, uint64_t now)

@@ -88,6 +88,9 @@ int kiln_client_engine_set_system_upstreams(struct kiln_client_engine *e, const 
  * the portal (it reconnects with the new key).  Packets then authorize again. */
 int kiln_client_engine_reset(struct kiln_client_engine *e, uint64_t now);
 void kiln_client_engine_set_internet_enabled(struct kiln_client_engine *e, bool enabled);
+/* Shutdown: a p2p GOODBYE (spec §6.4) to every gateway with an established connection, so it
+ * drops the connection at once; the datagrams come out of poll_transmit.  Returns how many. */
+size_t kiln_client_engine_goodbye(struct kiln_client_engine *e, uint64_t now);
 
 /* 0, or a negative errno when the event could not be applied (the session goes on). */
 int kiln_client_engine_handle_portal(struct kiln_client_engine *e, const KilnPortalMessage *msg,

@@ -532,6 +532,10 @@ void kiln_gateway_handle_client_packet(struct kiln_gateway *g, uint64_t now, con
                 }
                 if (m.type == KILN_P2P_ASSIGNED_IPS)
                         handle_assigned_ips(g, c, &m);
+                else if (m.type == KILN_P2P_GOODBYE)
+                        /* The client is going away (shutdown): drop the connection now rather
+                         * than after the idle timeout; its authorizations stay until they expire. */
+                        emit(g, KILN_GATEWAY_CLOSE_CLIENT, c->id, NULL, 0);
                 return;
         }
         if (kiln_packet_parse(pkt, len, &p) < 0) {

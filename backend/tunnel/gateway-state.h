@@ -22,7 +22,8 @@
  *                    GOODBYE); the gateway does not buffer: drop it if still connecting
  *   RESOLVE_DNS      resolve domain (A and AAAA, 10 s timeout) for client_id/resource_id and
  *                    call kiln_gateway_handle_dns_resolved with the addresses (none = failure)
- *   CLOSE_CLIENT     the client's last authorization ended: a GOODBYE was queued just before;
+ *   CLOSE_CLIENT     the client's last authorization ended (a GOODBYE was queued just before)
+ *                    or the client said GOODBYE;
  *                    drop the connection to client_id
  * Action data stays valid until the next kiln_gateway_poll_action() or _free().
  */

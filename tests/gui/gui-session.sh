@@ -11,7 +11,8 @@
 #   gui_wait SECONDS 'condition'       # poll a condition
 #   gui_screenshot FILE                # the whole screen as PNG
 #
-# Exits 77 (skipped) when Xvfb, xfwm4 or xfce4-panel are missing.
+# Exits 77 (skipped) when Xvfb, xfwm4 or xfce4-panel are missing.  Source tests/support/netns.sh
+# first when the test also needs namespaces: the session is torn down first, then its cleanup runs.
 
 set -uo pipefail
 
@@ -37,6 +38,10 @@ _gui_cleanup() {
                 done
         fi
         rm -rf "$GUI_TMP"
+        if declare -F _cleanup >/dev/null; then
+                (exit "$rc")
+                _cleanup
+        fi
         exit "$rc"
 }
 trap _gui_cleanup EXIT
@@ -111,7 +116,7 @@ gui_session_start() {
         export HOME="$GUI_TMP/home"
         export XDG_CONFIG_HOME="$HOME/.config" XDG_CACHE_HOME="$HOME/.cache" XDG_DATA_HOME="$HOME/.local/share"
         export XDG_RUNTIME_DIR="$GUI_TMP/run" XDG_CURRENT_DESKTOP=XFCE XDG_SESSION_TYPE=x11
-        export GDK_BACKEND=x11 GSK_RENDERER=cairo NO_AT_BRIDGE=1 GTK_A11Y=none
+        export GDK_BACKEND=x11 NO_AT_BRIDGE=1 GTK_A11Y=none
         mkdir -p "$XDG_CONFIG_HOME" "$XDG_CACHE_HOME" "$XDG_DATA_HOME" "$XDG_RUNTIME_DIR"
         chmod 700 "$XDG_RUNTIME_DIR"
         _gui_panel_config
@@ -124,7 +129,7 @@ gui_session_start() {
         export DBUS_SESSION_BUS_ADDRESS
 
         local display_file="$GUI_TMP/display"
-        gui_bg xvfb Xvfb -displayfd 4 -screen 0 1024x700x24 -nolisten tcp 4>"$display_file" >/dev/null
+        gui_bg xvfb Xvfb -displayfd 4 -screen 0 1024x768x24 -nolisten tcp 4>"$display_file" >/dev/null
         gui_wait 10 "test -s '$display_file'" || gui_fail "Xvfb did not start"
         DISPLAY=":$(head -n1 "$display_file")"
         export DISPLAY

@@ -458,6 +458,7 @@ static void handle_request_authorization(TpSession *s, JsonNode *payload)
                 g_message("client %s: request_authorization without resource_id", s->id);
                 return;
         }
+        g_message("client %s: request_authorization for %s", s->id, resource_id);
         if (!r || !u || !tp_account_user_may_access(a, u, r)) {
                 push_failure(s, resource_id, "not_found");
                 return;

@@ -7,11 +7,9 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { launchBrowser, signIn } from './signin-driver.mjs';
 
 const portalExe = join(process.env.KILN_BUILD_ROOT, 'tests/portal/kiln-test-portal');
 const demoConfig = join(process.env.KILN_SOURCE_ROOT, 'tests/portal/demo.json');
@@ -21,7 +19,6 @@ const PUBLIC_KEY = 'S6REkbStSNMfn8hpLkVxibjR+zz3RO/Gq40TprHJE2U=';
 let portal;
 let base;
 let browser;
-let profile;
 
 function startPortal() {
   return new Promise((resolve, reject) => {
@@ -68,46 +65,20 @@ function upgradeStatus(token) {
 
 before(async () => {
   ({ child: portal, url: base } = await startPortal());
-  profile = mkdtempSync(join(tmpdir(), 'kiln-chromium-'));
-  browser = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchBrowser();
 });
 
 after(async () => {
   await browser?.close();
   portal?.kill('SIGTERM');
-  if (profile) rmSync(profile, { recursive: true, force: true });
 });
 
 test('sign-in redirects to the deep link with a token the portal accepts', async () => {
   const nonce = randomBytes(32).toString('hex');
   const state = randomBytes(32).toString('hex');
-  const page = await browser.newPage();
-
-  await page.goto(`${base}/demo?as=gui-client&nonce=${nonce}&state=${state}`);
-  assert.equal(await page.locator('h1').textContent(), 'Sign in to Kiln Demo');
-  await page.fill('#email', 'alice@example.com');
-  await page.fill('#password', 'wonderland');
-  // The page after the POST goes on to client_redirect by itself (meta refresh), which answers
-  // with the 302 to the app's scheme.
-  const [redirect] = await Promise.all([
-    page.waitForResponse((res) => res.url().endsWith('/demo/sign_in/client_redirect')),
-    page.click('#sign-in'),
-  ]);
+  const { page, redirect, deepLink } = await signIn(browser.context,
+    `${base}/demo?as=gui-client&nonce=${nonce}&state=${state}`, 'alice@example.com', 'wonderland');
   assert.equal(redirect.status(), 302);
-  const deepLink = redirect.headers().location;
   assert.ok(deepLink?.startsWith('firezone-fd0020211111://'), deepLink);
 
   const url = new URL(deepLink);
@@ -135,8 +106,9 @@ test('sign-in redirects to the deep link with a token the portal accepts', async
 });
 
 test('a wrong password shows the error on the page', async () => {
-  const page = await browser.newPage();
+  const page = await browser.context.newPage();
   await page.goto(`${base}/demo?as=gui-client&nonce=abc123&state=def456`);
+  assert.equal(await page.locator('h1').textContent(), 'Sign in to Kiln Demo');
   await page.fill('#email', 'alice@example.com');
   await page.fill('#password', 'not-the-password');
   await Promise.all([page.waitForNavigation(), page.click('#sign-in')]);
@@ -149,7 +121,7 @@ test('a wrong password shows the error on the page', async () => {
 });
 
 test('a sign-in request without a nonce is refused', async () => {
-  const page = await browser.newPage();
+  const page = await browser.context.newPage();
   const res = await page.goto(`${base}/demo?as=gui-client&state=x`);
   assert.equal(res.status(), 400);
   assert.match(await page.locator('body').textContent(), /nonce/);

@@ -33,11 +33,13 @@ if KILN_TEST_KEYRING=absent dbus-run-session --config-file="$tmp/bare.conf" -- "
 else
         echo "not ok 1 - no-keyring case"; sed 's/^/# /' "$tmp/absent.log"; exit 1
 fi
-# gnome-keyring creates and unlocks a fresh login keyring with the password on stdin.
+# gnome-keyring creates and unlocks a fresh login keyring with the password on stdin.  The test's
+# TAP goes to its own file: daemons the bus activates write to the same terminal and may
+# interleave with it ("discover_other_daemon: 1ok 1 …").
 if KILN_TEST_KEYRING=present dbus-run-session -- sh -c \
-        'printf kiln-test | gnome-keyring-daemon --unlock --components=secrets >/dev/null && exec "$0"' "$exe" \
-        >"$tmp/present.log" 2>&1 && grep -q '^ok' "$tmp/present.log"; then
+        'printf kiln-test | gnome-keyring-daemon --unlock --components=secrets >/dev/null && exec "$0" >"$1"' \
+        "$exe" "$tmp/present.tap" >"$tmp/present.log" 2>&1 && grep -q '^ok' "$tmp/present.tap"; then
         echo "ok 2 - the token is stored, read back and deleted in gnome-keyring"
 else
-        echo "not ok 2 - keyring round trip"; sed 's/^/# /' "$tmp/present.log"; exit 1
+        echo "not ok 2 - keyring round trip"; sed 's/^/# /' "$tmp/present.tap" "$tmp/present.log"; exit 1
 fi

@@ -168,14 +168,15 @@ static KilnTunnelState *connected_state(GVariant *resources)
 static GVariant *sample_resources(void)
 {
         g_auto(GVariantBuilder) list = G_VARIANT_BUILDER_INIT(G_VARIANT_TYPE("aa{sv}"));
-        g_variant_builder_add_value(
-            &list, resource("inet", "internet", "Internet Resource", "", "", "HQ", "online"));
         g_variant_builder_add_value(&list, resource("gitlab", "dns", "GitLab", "gitlab.corp.example",
                                                     "https://gitlab.corp.example/", "HQ", "online"));
         g_variant_builder_add_value(&list,
                                     resource("db", "cidr", "DB_net", "10.0.0.0/16", "", "Lab", "offline"));
         g_variant_builder_add_value(
             &list, resource("wiki", "dns", "Wiki", "wiki.corp.example", "The team wiki", NULL, NULL));
+        /* kilnd's order is not the menu's: the Internet Resource comes first there. */
+        g_variant_builder_add_value(
+            &list, resource("inet", "internet", "Internet Resource", "", "", "HQ", "online"));
         return g_variant_builder_end(&list);
 }
 
@@ -241,8 +242,9 @@ static void test_signed_in_resources(void)
         g_autoptr(KilnTunnelState) state = connected_state(sample_resources());
         KilnTrayMenuInput in = input(KILN_PHASE_SIGNED_IN);
         in.resources = kiln_tunnel_state_get_resources(state);
-        check(&in, SIGNED_IN_TOP "Resources (info)\n" INTERNET_OFF GITLAB(
-                       "  Add to favorites = tray.add-favorite('gitlab')\n") DB WIKI BOTTOM QUIT_SIGNED_IN);
+        /* The Internet Resource first, then by name, whatever kilnd's order. */
+        check(&in, SIGNED_IN_TOP "Resources (info)\n" INTERNET_OFF DB GITLAB(
+                       "  Add to favorites = tray.add-favorite('gitlab')\n") WIKI BOTTOM QUIT_SIGNED_IN);
 }
 
 static void test_signed_in_favorites_first(void)
@@ -253,7 +255,7 @@ static void test_signed_in_favorites_first(void)
         in.resources = kiln_tunnel_state_get_resources(state);
         in.favorites = favorites;
         in.internet_resource_enabled = TRUE;
-        /* Favorites (and the Internet Resource) in kilnd's order, the rest in a submenu. */
+        /* Favorites (and the Internet Resource) first, the rest in a submenu. */
         g_autofree char *got = dump(&in);
         g_autofree char *db_nested = NULL;
         {

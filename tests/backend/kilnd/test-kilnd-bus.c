@@ -997,8 +997,9 @@ static GVariant *resource_by_id(GVariant *resources, const char *id)
         return NULL;
 }
 
-static void assert_resource(GVariant *resources, const char *id, const char *type, const char *name,
-                            const char *address, const char *description, gboolean enabled)
+static void assert_resource_status(GVariant *resources, const char *id, const char *type, const char *name,
+                                   const char *address, const char *description, gboolean enabled,
+                                   const char *site_status)
 {
         g_autoptr(GVariant) r = resource_by_id(resources, id);
         g_autoptr(GVariant) sites = NULL;
@@ -1022,7 +1023,34 @@ static void assert_resource(GVariant *resources, const char *id, const char *typ
         g_variant_get_child(sites, 0, "(&s&s&s)", &site_id, &site_name, &status);
         g_assert_cmpstr(site_id, ==, SITE_1);
         g_assert_cmpstr(site_name, ==, "one");
-        g_assert_cmpstr(status, ==, "unknown");
+        g_assert_cmpstr(status, ==, site_status);
+}
+
+static void assert_resource(GVariant *resources, const char *id, const char *type, const char *name,
+                            const char *address, const char *description, gboolean enabled)
+{
+        assert_resource_status(resources, id, type, name, address, description, enabled, "unknown");
+}
+
+/* `ip -n NETNS ARGS…` output, or NULL when it fails. */
+static char *ip_in_netns(Fixture *f, const char *const *args)
+{
+        g_autoptr(GPtrArray) argv = g_ptr_array_new();
+        char *out = NULL;
+        int status;
+
+        g_ptr_array_add(argv, (char *)"ip");
+        g_ptr_array_add(argv, (char *)"-n");
+        g_ptr_array_add(argv, (char *)f->netns);
+        for (guint i = 0; args[i]; i++)
+                g_ptr_array_add(argv, (char *)args[i]);
+        g_ptr_array_add(argv, NULL);
+        g_assert_true(g_spawn_sync(NULL, (char **)argv->pdata, NULL,
+                                   G_SPAWN_SEARCH_PATH | G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, &out, NULL,
+                                   &status, NULL));
+        if (!g_spawn_check_wait_status(status, NULL))
+                g_clear_pointer(&out, g_free);
+        return out;
 }
 
 /* The interface addresses the portal sent, from kilnd's "init" log line. */
@@ -1126,6 +1154,14 @@ static void test_portal_session(Fixture *f, gconstpointer data)
         resources = get_resources(f);
         assert_resource(resources, R_NET, "internet", "Internet Resource", "", "", TRUE);
         g_clear_pointer(&resources, g_variant_unref);
+        /* The toggle reaches the routes: default routes through tun-kiln in the Internet table. */
+        {
+                const char *args[] = { "route", "show", "table", "0x2021fd02", NULL };
+                g_autofree char *routes = ip_in_netns(f, args);
+
+                g_assert_nonnull(routes);
+                g_assert_nonnull(strstr(routes, "default dev tun-kiln"));
+        }
 
         /* tun-kiln in the namespace (not on the host), with the interface addresses from init. */
         logged_init_addresses(f, &ipv4, &ipv6);
@@ -1137,6 +1173,34 @@ static void test_portal_session(Fixture *f, gconstpointer data)
         g_assert_true(ptr_array_has(addresses, want4));
         g_assert_true(ptr_array_has(addresses, want6));
         g_assert_false(g_file_test("/sys/class/net/tun-kiln", G_FILE_TEST_EXISTS));
+
+        /* A packet to lan: kilnd asks the portal, which has no gateway online for site one:
+         * ResourceUnreachable(lan, "offline") and the site's status "offline" in Resources. */
+        {
+                g_autoptr(GPtrArray) unreachable =
+                    g_ptr_array_new_with_free_func((GDestroyNotify)g_variant_unref);
+                guint usub = g_dbus_connection_signal_subscribe(f->conn, NAME, IFACE, "ResourceUnreachable",
+                                                                PATH, NULL, G_DBUS_SIGNAL_FLAGS_NONE,
+                                                                on_error_signal, unreachable, NULL);
+                const char *ping[] = { "ip",  "netns", "exec",     f->netns, "ping",
+                                       "-c1", "-W1",   "10.9.0.1", NULL };
+                const char *id, *reason, *text;
+
+                g_assert_true(g_spawn_sync(NULL, (char **)ping, NULL,
+                                           G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL |
+                                               G_SPAWN_STDERR_TO_DEV_NULL,
+                                           NULL, NULL, NULL, NULL, NULL, NULL));
+                for (int i = 0; i < 1000 && unreachable->len == 0; i++)
+                        pump(10);
+                g_assert_cmpuint(unreachable->len, >=, 1);
+                g_variant_get(g_ptr_array_index(unreachable, 0), "(&s&s&s)", &id, &reason, &text);
+                g_assert_cmpstr(id, ==, R_LAN);
+                g_assert_cmpstr(reason, ==, "offline");
+                g_dbus_connection_signal_unsubscribe(f->conn, usub);
+                resources = get_resources(f);
+                assert_resource_status(resources, R_LAN, "cidr", "lan", "10.9.0.0/16", "", TRUE, "offline");
+                g_clear_pointer(&resources, g_variant_unref);
+        }
 
         /* lan removed from the portal's file and reloaded: Resources follows. */
         write_portal_config(f, FALSE);
@@ -1150,7 +1214,8 @@ static void test_portal_session(Fixture *f, gconstpointer data)
         }
         g_assert_cmpuint(g_variant_n_children(resources), ==, 2);
         g_assert_null(resource_by_id(resources, R_LAN));
-        assert_resource(resources, R_WEB, "dns", "web", "web.acme.test", "the web", TRUE);
+        /* web shares site one, which the portal just said is offline. */
+        assert_resource_status(resources, R_WEB, "dns", "web", "web.acme.test", "the web", TRUE, "offline");
 
         call_ok(f, "SignOut", NULL);
         g_assert_true(pump_until_state(f, states, "signed-out"));

@@ -521,6 +521,21 @@ static void test_network_reset(void)
         harness_free(h);
 }
 
+/* The client shuts down: kiln_client_engine_goodbye tells the connected gateway, which drops
+ * the connection at once (spec §6.4 GOODBYE, §7.8 shutdown). */
+static void test_client_goodbye(void)
+{
+        struct sim_config cfg = { .nat = { SIM_NO_NAT, SIM_NO_NAT }, .seed = 23 };
+        struct harness *h = started(&cfg);
+
+        connect_cidr(h);
+        g_assert_cmpuint(kiln_node_n_peers(kiln_gateway_engine_node(h->gateway)), ==, 1);
+        g_assert_cmpuint(kiln_client_engine_goodbye(h->client, sim_clock(h->sim)), ==, 1);
+        sim_run(h->sim, sim_now(h->sim) + ICE_S(1));
+        g_assert_cmpuint(kiln_node_n_peers(kiln_gateway_engine_node(h->gateway)), ==, 0);
+        harness_free(h);
+}
+
 /* ICE connects but WireGuard cannot (mismatched PSK): the connection fails after the
  * handshake attempts (20 s) instead of hanging, and the user layer hears of it. */
 static void test_handshake_failure(void)
@@ -1370,6 +1385,7 @@ int main(int argc, char **argv)
         g_test_add_func("/system-sim/symmetric-nat-relayed", test_symmetric_nat);
         g_test_add_func("/system-sim/direct-path-cut", test_cut_direct_path);
         g_test_add_func("/system-sim/network-reset", test_network_reset);
+        g_test_add_func("/system-sim/client-goodbye", test_client_goodbye);
         g_test_add_func("/system-sim/handshake-failure", test_handshake_failure);
         g_test_add_func("/system-sim/reauthorization-new-credentials", test_reauthorization_new_credentials);
         g_test_add_func("/system-sim/dns-resource", test_dns_resource);
