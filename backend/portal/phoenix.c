@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include "backend/portal/phoenix.h"
 
+#include "backend/portal/json-fields.h"
+
 #include <string.h>
 
 G_DEFINE_QUARK(kiln - portal - error - quark, kiln_portal_error)
@@ -32,35 +34,6 @@ static gboolean check_depth(const char *text, gsize len)
                         depth--;
                 }
         }
-        return TRUE;
-}
-
-/* json-glib's scanner also takes C escapes that JSON does not have: "\\666" is one byte, 0xb6,
- * so valid UTF-8 text could parse into strings that are not (and would reach D-Bus, logs and
- * the UI).  Every member name and string in the tree must be UTF-8; depth is already bounded. */
-static gboolean strings_are_utf8(JsonNode *node)
-{
-        if (JSON_NODE_HOLDS_OBJECT(node)) {
-                JsonObjectIter it;
-                const char *name;
-                JsonNode *member;
-
-                json_object_iter_init(&it, json_node_get_object(node));
-                while (json_object_iter_next(&it, &name, &member))
-                        if (!g_utf8_validate(name, -1, NULL) || !strings_are_utf8(member))
-                                return FALSE;
-                return TRUE;
-        }
-        if (JSON_NODE_HOLDS_ARRAY(node)) {
-                JsonArray *a = json_node_get_array(node);
-
-                for (guint i = 0; i < json_array_get_length(a); i++)
-                        if (!strings_are_utf8(json_array_get_element(a, i)))
-                                return FALSE;
-                return TRUE;
-        }
-        if (JSON_NODE_HOLDS_VALUE(node) && json_node_get_value_type(node) == G_TYPE_STRING)
-                return g_utf8_validate(json_node_get_string(node), -1, NULL);
         return TRUE;
 }
 
@@ -120,7 +93,7 @@ gboolean kiln_phoenix_frame_parse(const char *text, gsize len, KilnPhoenixFrame 
                                     "frame is not a JSON object (only the V1 object format is spoken)");
                 return FALSE;
         }
-        if (!strings_are_utf8(root)) {
+        if (!kiln_json_strings_are_utf8(root)) {
                 g_set_error_literal(error, KILN_PORTAL_ERROR, KILN_PORTAL_ERROR_INVALID,
                                     "frame has a string that is not UTF-8 (an escape JSON does not have)");
                 return FALSE;
