@@ -102,8 +102,11 @@ static void write_zip(GTask *task, gpointer source, gpointer task_data, GCancell
 {
         ExportJob *job = task_data;
         GError *error = NULL;
+        /* Logs name resources and addresses.  Without REPLACE_DESTINATION, replacing a file
+         * keeps that file's mode (0644 stayed 0644); with it, PRIVATE applies: 0600. */
         g_autoptr(GFileOutputStream) out =
-            g_file_replace(job->dest, NULL, FALSE, G_FILE_CREATE_PRIVATE, cancellable, &error);
+            g_file_replace(job->dest, NULL, FALSE, G_FILE_CREATE_PRIVATE | G_FILE_CREATE_REPLACE_DESTINATION,
+                           cancellable, &error);
         if (!out) {
                 g_task_return_error(task, error);
                 return;

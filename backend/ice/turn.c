@@ -484,6 +484,14 @@ static void handle_allocate_response(struct turn_client *tc, struct turn_req *r,
         case 420:
                 fail(tc, 420, "TURN relay does not understand ALLOCATE (420 Unknown Attribute)");
                 return;
+        case 486:
+        case 508:
+                /* Full now, not for ever (RFC 8656 §7.2: retry later): failing for good would
+                 * leave this relay dead for the whole session. */
+                push_event(tc, TURN_EVENT_ERROR, NULL, NULL, m->error_code,
+                           "TURN relay at capacity (%u), retrying", m->error_code);
+                tc->restart_at = now + TURN_CAPACITY_RETRY;
+                return;
         default: {
                 char why[96];
 
@@ -730,10 +738,11 @@ void turn_client_refresh_now(struct turn_client *tc, uint64_t now)
                 restart(tc, now);
 }
 
+/* Also after a failure: on another network the relay may answer (and the node's host
+ * candidates come from this client's BINDING, so a failed one left new connections with none). */
 void turn_client_reset(struct turn_client *tc, uint64_t now)
 {
-        if (tc->state != ST_FAILED)
-                restart(tc, now);
+        restart(tc, now);
 }
 
 static void channel_timers(struct turn_client *tc, uint64_t now)

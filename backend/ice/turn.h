@@ -22,13 +22,15 @@
 #define TURN_BINDING_INTERVAL    ICE_S(25)
 #define TURN_BACKOFF_INITIAL     ICE_S(1)
 #define TURN_BACKOFF_MAX_ELAPSED ICE_S(8)
-#define TURN_CHANNEL_FIRST       0x4000
-#define TURN_CHANNEL_LAST        0x4FFF
-#define TURN_CHANNEL_LIFETIME    ICE_S(600)
-#define TURN_CHANNEL_REFRESH     ICE_S(300)
-#define TURN_CHANNEL_REUSE       ICE_S(900)
-#define TURN_MAX_CHANNELS        128
-#define TURN_MAX_TEXT            256
+/* A relay at capacity or quota (508, 486) is asked again this much later. */
+#define TURN_CAPACITY_RETRY   ICE_S(30)
+#define TURN_CHANNEL_FIRST    0x4000
+#define TURN_CHANNEL_LAST     0x4FFF
+#define TURN_CHANNEL_LIFETIME ICE_S(600)
+#define TURN_CHANNEL_REFRESH  ICE_S(300)
+#define TURN_CHANNEL_REUSE    ICE_S(900)
+#define TURN_MAX_CHANNELS     128
+#define TURN_MAX_TEXT         256
 
 enum turn_event_type {
         TURN_EVENT_HOST_CANDIDATE,  /* addr: our local address the BINDING answer arrived on */
@@ -92,7 +94,8 @@ int turn_client_set_credentials(struct turn_client *tc, const char *username, co
 /* Sends a REFRESH now; a lost allocation is then re-created. */
 void turn_client_refresh_now(struct turn_client *tc, uint64_t now);
 /* After a network change (socket rebound): starts over from BINDING, keeping the
- * credentials; the relay keys allocations by our 3-tuple, so the old one is abandoned. */
+ * credentials, also after a failure; the relay keys allocations by our 3-tuple, so the old
+ * one is abandoned. */
 void turn_client_reset(struct turn_client *tc, uint64_t now);
 
 bool turn_client_is_allocated(const struct turn_client *tc);

@@ -335,3 +335,33 @@ void kiln_json_add_strings(JsonBuilder *b, const char *key, GPtrArray *strings)
                 json_builder_add_string_value(b, g_ptr_array_index(strings, i));
         json_builder_end_array(b);
 }
+
+/* json-glib's scanner also takes C escapes that JSON does not have: "\\666" is one byte, 0xb6,
+ * so valid UTF-8 text could parse into strings that are not (and would reach D-Bus, logs and
+ * the UI).  Every member name and string in the tree must be UTF-8 (recursive: call it on
+ * trees whose depth is bounded). */
+gboolean kiln_json_strings_are_utf8(JsonNode *node)
+{
+        if (JSON_NODE_HOLDS_OBJECT(node)) {
+                JsonObjectIter it;
+                const char *name;
+                JsonNode *member;
+
+                json_object_iter_init(&it, json_node_get_object(node));
+                while (json_object_iter_next(&it, &name, &member))
+                        if (!g_utf8_validate(name, -1, NULL) || !kiln_json_strings_are_utf8(member))
+                                return FALSE;
+                return TRUE;
+        }
+        if (JSON_NODE_HOLDS_ARRAY(node)) {
+                JsonArray *a = json_node_get_array(node);
+
+                for (guint i = 0; i < json_array_get_length(a); i++)
+                        if (!kiln_json_strings_are_utf8(json_array_get_element(a, i)))
+                                return FALSE;
+                return TRUE;
+        }
+        if (JSON_NODE_HOLDS_VALUE(node) && json_node_get_value_type(node) == G_TYPE_STRING)
+                return g_utf8_validate(json_node_get_string(node), -1, NULL);
+        return TRUE;
+}

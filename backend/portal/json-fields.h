@@ -22,6 +22,9 @@ void kiln_json_prefix(GError **error, const char *format, ...) G_GNUC_PRINTF(2, 
 
 gboolean kiln_json_is_string(JsonNode *node);
 gboolean kiln_json_is_null_or_absent(JsonNode *node);
+/* Whether every member name and string in the tree is valid UTF-8 (json-glib also takes C
+ * escapes such as \\666, one byte). */
+gboolean kiln_json_strings_are_utf8(JsonNode *node);
 gboolean kiln_json_as_object(JsonNode *node, const char *what, JsonObject **ret, GError **error);
 
 gboolean kiln_json_node_string(JsonNode *node, const char *key, gsize max, char **ret, GError **error);

@@ -694,7 +694,7 @@ static gboolean parse_json_object(GBytes *bytes, JsonParser **ret_parser, JsonOb
             !json_parser_load_from_data(parser, data, (gssize)len, NULL))
                 return FALSE;
         root = json_parser_get_root(parser);
-        if (!root || !JSON_NODE_HOLDS_OBJECT(root))
+        if (!root || !JSON_NODE_HOLDS_OBJECT(root) || !kiln_json_strings_are_utf8(root))
                 return FALSE;
         *ret = json_node_get_object(root);
         *ret_parser = g_steal_pointer(&parser);

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include "backend/portal/phoenix.h"
 
+#include "backend/portal/json-fields.h"
+
 #include <string.h>
 
 G_DEFINE_QUARK(kiln - portal - error - quark, kiln_portal_error)
@@ -89,6 +91,11 @@ gboolean kiln_phoenix_frame_parse(const char *text, gsize len, KilnPhoenixFrame 
         if (!root || !JSON_NODE_HOLDS_OBJECT(root)) {
                 g_set_error_literal(error, KILN_PORTAL_ERROR, KILN_PORTAL_ERROR_INVALID,
                                     "frame is not a JSON object (only the V1 object format is spoken)");
+                return FALSE;
+        }
+        if (!kiln_json_strings_are_utf8(root)) {
+                g_set_error_literal(error, KILN_PORTAL_ERROR, KILN_PORTAL_ERROR_INVALID,
+                                    "frame has a string that is not UTF-8 (an escape JSON does not have)");
                 return FALSE;
         }
         obj = json_node_get_object(root);

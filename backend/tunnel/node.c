@@ -201,6 +201,50 @@ static int link_relay_index(const struct conn *c, size_t r)
         return -1;
 }
 
+static void process(struct kiln_node *node, uint64_t now);
+
+/* Retires relay r: new connections stop using it.  Connections that use it fail unless they
+ * are on a direct path (all of them when `all`); the relay is freed once none uses it. */
+static void retire_relay(struct kiln_node *node, size_t r, bool all)
+{
+        node->relays[r].retired = true;
+        for (size_t i = 0; i < node->n_conns; i++) {
+                struct conn *c = node->conns[i];
+
+                if (link_relay_index(c, r) < 0 || c->failed ||
+                    (!all && c->selected && c->sel_local.type != ICE_CANDIDATE_RELAY))
+                        continue;
+                c->failed = true;
+                snprintf(c->fail_reason, sizeof(c->fail_reason), "relay %.40s disconnected",
+                         node->relays[r].cfg.id);
+        }
+}
+
+/* Frees retired relays no connection uses any more; before, a node whose relays restarted or
+ * moved 16 times could not take another (-ENOSPC). */
+static void gc_relays(struct kiln_node *node)
+{
+        for (size_t r = 0; r < node->n_relays;) {
+                size_t last = node->n_relays - 1;
+                bool used = false;
+
+                for (size_t i = 0; i < node->n_conns && !used; i++)
+                        used = link_relay_index(node->conns[i], r) >= 0;
+                if (!node->relays[r].retired || used) {
+                        r++;
+                        continue;
+                }
+                turn_client_free(node->relays[r].tc);
+                node->relays[r] = node->relays[last];
+                memset(&node->relays[last], 0, sizeof(node->relays[last]));
+                for (size_t i = 0; i < node->n_conns; i++)
+                        for (size_t k = 0; k < node->conns[i]->n_relays; k++)
+                                if (node->conns[i]->relay[k] == last)
+                                        node->conns[i]->relay[k] = r;
+                node->n_relays--;
+        }
+}
+
 int kiln_node_upsert_relay(struct kiln_node *node, const struct kiln_node_relay *relay, uint64_t now)
 {
         struct turn_client_config tc = { 0 };
@@ -219,12 +263,20 @@ int kiln_node_upsert_relay(struct kiln_node *node, const struct kiln_node_relay 
                 }
                 return err;
         }
+        /* A relay at an address we still talk to (a retired relay, or this id before): one
+         * 5-tuple holds one allocation, and the server's datagrams would reach the old client
+         * first.  That one goes, with every connection on it. */
+        for (size_t i = 0; i < node->n_relays; i++)
+                if (ice_addr_equal(&node->relays[i].cfg.addr, &relay->addr))
+                        retire_relay(node, i, true);
+        process(node, now);
         if (node->n_relays == KILN_NODE_MAX_RELAYS)
                 return -ENOSPC;
         /* Another address: a fresh allocation for new connections; the ones using the old one
-         * keep it. */
-        if (r)
-                r->retired = true;
+         * keep it while on a direct path. */
+        for (size_t i = 0; i < node->n_relays; i++)
+                if (!strcmp(node->relays[i].cfg.id, relay->id) && !node->relays[i].retired)
+                        retire_relay(node, i, false);
         r = &node->relays[node->n_relays];
         memset(r, 0, sizeof(*r));
         r->cfg = *relay;
@@ -242,9 +294,14 @@ int kiln_node_upsert_relay(struct kiln_node *node, const struct kiln_node_relay 
 
 void kiln_node_remove_relay(struct kiln_node *node, const char *id)
 {
-        for (size_t i = 0; i < node->n_relays; i++)
-                if (!strcmp(node->relays[i].cfg.id, id))
-                        node->relays[i].retired = true;
+        /* The portal reports a relay gone when it disconnected (restarted, crashed): its
+         * allocations are gone with it.  A connection still looking for a path, or on a path
+         * through that relay, would wait for a peer that can no longer reach it and, on the
+         * controlled side, never notice; it fails and the next packet starts a new one on the
+         * relays that exist. */
+        for (size_t r = 0; r < node->n_relays; r++)
+                if (!strcmp(node->relays[r].cfg.id, id))
+                        retire_relay(node, r, false);
 }
 
 size_t kiln_node_n_relays(const struct kiln_node *node)
@@ -419,6 +476,7 @@ static void process(struct kiln_node *node, uint64_t now)
                 }
                 i++;
         }
+        gc_relays(node);
 }
 
 static bool copy_cred(char *dst, const char *src)
@@ -544,6 +602,7 @@ int kiln_node_reset(struct kiln_node *node, const uint8_t *private_key, uint64_t
         while (node->n_conns > 0)
                 remove_conn_at(node, node->n_conns - 1);
         node->n_pending = 0;
+        gc_relays(node);
         for (size_t r = 0; r < node->n_relays; r++) {
                 node->relays[r].n_cached = 0;
                 turn_client_reset(node->relays[r].tc, now);
@@ -819,6 +878,8 @@ uint64_t kiln_node_poll_timeout(const struct kiln_node *node)
                         t = x;
                 if (c->selected && !c->established && c->handshake_deadline < t)
                         t = c->handshake_deadline;
+                if (c->failed)
+                        t = 0; /* reported on the next handle_timeout */
         }
         return t;
 }

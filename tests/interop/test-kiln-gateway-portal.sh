@@ -46,7 +46,7 @@ echo "ok - a wrong token file is fatal (exit 1) and leaves nothing behind"
 
 # The token reaches kiln-gateway through the environment (as with the unit's EnvironmentFile).
 KILN_GATEWAY_TOKEN=acme-gateway-token-1 bg_start gw gateway "$gateway" --api-url "$url" \
-        --log-dir "$TEST_TMP/gwlog" --state-dir "$TEST_TMP/gwstate" --log-level debug
+        --log-dir "$TEST_TMP/gwlog" --state-dir "$TEST_TMP/gwstate" --log-level trace
 gw_pid=$BG_PID
 wait_for 15 "ns_exec gw ip -4 -o addr show dev tun-kiln | grep -q inet" || fail "tun-kiln did not get an address"
 log="$TEST_TMP/gwlog/kiln-gateway.log"
@@ -97,6 +97,22 @@ created=$(grep '"event":"authorization_created"' "$TEST_TMP/client.log" | head -
 [ "$(jq -r .resource_id <<<"$created")" = "$rid" ] || fail "authorization_created is for another resource"
 grep -q '"message":"client authorized"' "$log" || fail "the gateway did not log the authorization"
 echo "ok - create_authorization answered; the client accepted authorization_created with the gateway's key"
+
+# No secret of this session in the gateway's trace log (nor the portal's): the client's token,
+# the TURN passwords of init, and no 32-byte key (the PSK of the authorization, the private
+# key) other than the public keys the log names as such.  (The client tool prints the PSK's
+# length only, so the PSK is caught by the key rule.)
+for secret in "$token" $(grep '"event":"init"' "$TEST_TMP/client.log" | head -1 | jq -r '.relays[].password'); do
+        [ ${#secret} -ge 16 ] || fail "a secret to look for is too short: ${#secret}"
+        grep -qF -- "$secret" "$log" "$TEST_TMP/gateway.log" "$TEST_TMP/portal.log" &&
+                fail "a secret of this session (${secret:0:6}…) is in a log"
+done
+public=$(jq -r '.. | objects | to_entries[] | select(.key | test("public")) | .value | strings' "$log" | sort -u)
+[ -n "$public" ] || fail "no public key named in the gateway log"
+for key in $(grep -ohE '[A-Za-z0-9+/]{43}=' "$log" "$TEST_TMP/gateway.log" | sort -u); do
+        grep -qxF -- "$key" <<<"$public" || fail "a 32-byte key that is not a public one is in the gateway log"
+done
+echo "ok - no PSK, TURN password or non-public key in the trace logs"
 
 # SIGTERM: clean teardown, exit 0.
 kill -TERM "$gw_pid"

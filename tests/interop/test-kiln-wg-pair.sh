@@ -24,6 +24,9 @@ up_pair() {
 }
 
 up_pair
+# The UAPI socket as wireguard-go makes it (bound under umask 077): only root may configure.
+[ "$(stat -c '%a %U' "/var/run/wireguard/$IA.sock")" = "700 root" ] ||
+        fail "UAPI socket mode: $(stat -c '%a %U' "/var/run/wireguard/$IA.sock")"
 ping_ok a 10.78.0.2 || fail "ping a -> b"
 ping_ok b 10.78.0.1 || fail "ping b -> a"
 stop_wg a "$IA"

@@ -24,6 +24,29 @@ static gboolean is_string(JsonNode *n)
         return n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_STRING;
 }
 
+/* json-glib also takes C escapes ("\\666" is the byte 0xb6), so UTF-8 text can parse into
+ * strings that are not; the portal is an independent peer, so it checks on its own. */
+static gboolean strings_are_utf8(JsonNode *node)
+{
+        if (JSON_NODE_HOLDS_OBJECT(node)) {
+                JsonObjectIter it;
+                const char *name;
+                JsonNode *member;
+
+                json_object_iter_init(&it, json_node_get_object(node));
+                while (json_object_iter_next(&it, &name, &member))
+                        if (!g_utf8_validate(name, -1, NULL) || !strings_are_utf8(member))
+                                return FALSE;
+        } else if (JSON_NODE_HOLDS_ARRAY(node)) {
+                for (guint i = 0; i < json_array_get_length(json_node_get_array(node)); i++)
+                        if (!strings_are_utf8(json_array_get_element(json_node_get_array(node), i)))
+                                return FALSE;
+        } else if (is_string(node)) {
+                return g_utf8_validate(json_node_get_string(node), -1, NULL);
+        }
+        return TRUE;
+}
+
 gboolean tp_frame_parse(const char *text, gsize len, TpFrame *ret_frame, GError **error)
 {
         g_autoptr(JsonParser) parser = json_parser_new_immutable();
@@ -40,6 +63,8 @@ gboolean tp_frame_parse(const char *text, gsize len, TpFrame *ret_frame, GError 
                 return reject(error, "frame is not JSON");
         if (!json_parser_get_root(parser) || !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser)))
                 return reject(error, "frame is not a JSON object");
+        if (!strings_are_utf8(json_parser_get_root(parser)))
+                return reject(error, "frame has a string that is not UTF-8 (an escape JSON does not have)");
         o = json_node_get_object(json_parser_get_root(parser));
         topic = json_object_get_member(o, "topic");
         event = json_object_get_member(o, "event");

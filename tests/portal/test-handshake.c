@@ -172,6 +172,8 @@ static void test_frames(void)
         expect_frame_reject("{\"topic\":\"t\",\"event\":\"e\",\"ref\":1.5}",
                             "\"ref\" is not a non-negative integer or null");
         expect_frame_reject("\xff", "frame is not UTF-8");
+        expect_frame_reject("{\"topic\":\"t\",\"event\":\"e\",\"ref\":1,\"payload\":{\"x\":[\"\\666\"]}}",
+                            "frame has a string that is not UTF-8 (an escape JSON does not have)");
         {
                 g_auto(TpFrame) h = { 0 };
                 g_autoptr(GError) e = NULL;

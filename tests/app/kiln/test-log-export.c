@@ -87,6 +87,14 @@ static void on_exported(GObject *source, GAsyncResult *result, gpointer user_dat
         e->done = TRUE;
 }
 
+static mode_t file_mode(const char *path)
+{
+        struct stat st;
+
+        g_assert_cmpint(g_stat(path, &st), ==, 0);
+        return st.st_mode & 07777;
+}
+
 static void test_export_without_kilnd(void)
 {
         g_autofree char *dir = g_dir_make_tmp("kiln-export-XXXXXX", NULL);
@@ -98,10 +106,20 @@ static void test_export_without_kilnd(void)
 
         kiln_tunnel_state_apply(tunnel, FALSE, empty);
         g_message("a line that must reach the exported app log");
+        /* Logs name resources and addresses: the archive is the user's alone, also when it
+         * replaces a file others could read. */
+        g_assert_true(g_file_set_contents(path, "old", -1, NULL));
+        g_assert_cmpint(g_chmod(path, 0644), ==, 0);
         kiln_log_export_async(tunnel, dest, NULL, on_exported, &e);
         while (!e.done)
                 g_main_context_iteration(NULL, TRUE);
         g_assert_no_error(e.error);
+        g_assert_cmpuint(file_mode(path), ==, 0600);
+        {
+                g_autofree char *app_log = g_build_filename(kiln_log_dir(), "kiln.log", NULL);
+
+                g_assert_cmpuint(file_mode(app_log), ==, 0600);
+        }
 
         g_autofree char *listing = read_zip(path);
         g_auto(GStrv) lines = g_strsplit(listing, "\n", -1);

@@ -55,6 +55,13 @@ static void test_round_trip_and_autostart(void)
         kiln_settings_set_favorite(s, "r1", FALSE);
         g_assert_true(kiln_settings_save(s, &error));
         g_assert_no_error(error);
+        {
+                struct stat st;
+
+                /* the user's own: account, portal URLs, favorites */
+                g_assert_cmpint(g_stat(path, &st), ==, 0);
+                g_assert_cmpuint(st.st_mode & 07777, ==, 0600);
+        }
         g_assert_true(g_file_test(autostart, G_FILE_TEST_IS_REGULAR));
         g_autofree char *entry = NULL;
         g_assert_true(g_file_get_contents(autostart, &entry, NULL, NULL));

@@ -51,7 +51,7 @@ struct sim {
         struct ice_addr relay_addr;
         struct sim_packet *queue;
         size_t n_queue;
-        bool cut;
+        bool cut, partition;
 };
 
 static struct ice_addr addr(const char *ip, uint16_t port)
@@ -201,6 +201,20 @@ void sim_cut_direct(struct sim *sim, bool cut)
         sim->cut = cut;
 }
 
+void sim_partition(struct sim *sim, bool on)
+{
+        sim->partition = on;
+}
+
+void sim_roam(struct sim *sim, int peer)
+{
+        struct sim_host *h = &sim->host[peer];
+
+        h->sock.port = (uint16_t)(h->sock.port + 1 == 0 ? 1024 : h->sock.port + 1);
+        h->n_maps = 0;
+        h->next_port = (uint16_t)(h->next_port + 1000 < 1024 ? 40000 : h->next_port + 1000);
+}
+
 static uint64_t latency_of(const struct sim *sim, const struct ice_addr *a)
 {
         if (ice_addr_ip_equal(a, &sim->relay_addr))
@@ -218,6 +232,8 @@ static void enqueue(struct sim *sim, const struct ice_addr *src, const struct ic
         bool src_relay = ice_addr_ip_equal(src, &sim->relay_addr);
         bool dst_relay = ice_addr_ip_equal(dst, &sim->relay_addr);
 
+        if (sim->partition)
+                return;
         if (sim->cfg.loss_percent && ice_rng_next(&sim->rng) % 100 < sim->cfg.loss_percent)
                 return;
         /* The direct path is everything that does not touch the relay. */
@@ -230,6 +246,8 @@ static void enqueue(struct sim *sim, const struct ice_addr *src, const struct ic
                 return;
         p = &sim->queue[sim->n_queue++];
         p->at = sim->now + latency_of(sim, src) + latency_of(sim, dst);
+        if (sim->cfg.jitter)
+                p->at += ice_rng_next(&sim->rng) % sim->cfg.jitter;
         p->seq = sim->seq++;
         p->src = *src;
         p->dst = *dst;

@@ -37,6 +37,7 @@ struct sim_config {
         uint64_t latency[2]; /* one-way, host ↔ Internet */
         uint64_t relay_latency;
         unsigned int loss_percent;
+        uint64_t jitter; /* each datagram up to this much later (reorders) */
         uint64_t seed;
         bool no_relay;
         bool drop_candidates; /* never signal candidates (candidate timeout) */
@@ -79,6 +80,11 @@ uint64_t sim_clock(const struct sim *sim);
 /* Each peer sends one app datagram on its selected path. */
 void sim_send_app(struct sim *sim, int peer);
 void sim_cut_direct(struct sim *sim, bool cut);
+/* Drops every datagram, relayed or not, while on (a network partition). */
+void sim_partition(struct sim *sim, bool on);
+/* The host moves to another network: a new socket port, its NAT forgets every mapping and
+ * maps from other public ports.  What was in flight to the old address is lost. */
+void sim_roam(struct sim *sim, int peer);
 const struct sim_peer_stats *sim_stats(const struct sim *sim, int peer);
 struct sim_turn_server *sim_relay(struct sim *sim);
 struct ice_link *sim_link(struct sim *sim, int peer);

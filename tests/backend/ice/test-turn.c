@@ -288,6 +288,50 @@ static void test_backoff(void)
         turn_client_free(tc);
 }
 
+/* A relay at capacity (508) is asked again later instead of given up for the session, and a
+ * network change restarts a client that failed (here: on wrong credentials, then right ones). */
+static void test_capacity_and_reset_after_failure(void)
+{
+        struct fixture f;
+        struct turn_event e = { 0 };
+        unsigned port = 52626;
+
+        setup(&f, "secret");
+        advance(&f, 0);
+        g_assert_true(turn_client_is_allocated(f.tc));
+        /* Roaming fills the relay: every old 3-tuple keeps its allocation. */
+        while (sim_turn_server_allocations(f.srv) < 8) {
+                ice_addr_from_ip_string(&f.client, "198.51.100.1", (uint16_t)port++);
+                turn_client_reset(f.tc, f.now);
+                exchange(&f);
+        }
+        while (turn_client_poll_event(f.tc, &e))
+                ;
+        ice_addr_from_ip_string(&f.client, "198.51.100.1", (uint16_t)port++);
+        turn_client_reset(f.tc, f.now);
+        exchange(&f);
+        g_assert_false(turn_client_is_allocated(f.tc));
+        g_assert_true(next_event(&f, TURN_EVENT_ERROR, &e));
+        g_assert_cmpuint(e.code, ==, 508);
+        g_assert_cmpuint(turn_client_poll_timeout(f.tc), <=, f.now + TURN_CAPACITY_RETRY);
+        /* The old allocations expire meanwhile (here: all at once). */
+        sim_turn_server_restart(f.srv);
+        advance(&f, f.now - T0 + TURN_CAPACITY_RETRY);
+        g_assert_true(turn_client_is_allocated(f.tc));
+        teardown(&f);
+
+        setup(&f, "wrong");
+        advance(&f, ICE_S(1));
+        g_assert_false(turn_client_is_allocated(f.tc));
+        g_assert_true(next_event(&f, TURN_EVENT_ERROR, &e));
+        g_assert_cmpuint(e.code, ==, 401);
+        g_assert_cmpint(turn_client_set_credentials(f.tc, "2145916800:salt", "secret"), ==, 0);
+        turn_client_reset(f.tc, f.now);
+        exchange(&f);
+        g_assert_true(turn_client_is_allocated(f.tc));
+        teardown(&f);
+}
+
 int main(int argc, char *argv[])
 {
         g_test_init(&argc, &argv, NULL);
@@ -297,6 +341,7 @@ int main(int argc, char *argv[])
         g_test_add_func("/turn/stale-nonce-restart", test_stale_nonce_and_restart);
         g_test_add_func("/turn/channel-data", test_channel_data);
         g_test_add_func("/turn/reset", test_reset);
+        g_test_add_func("/turn/capacity-and-reset-after-failure", test_capacity_and_reset_after_failure);
         g_test_add_func("/turn/backoff", test_backoff);
         return g_test_run();
 }

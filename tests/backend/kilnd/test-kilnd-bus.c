@@ -45,6 +45,8 @@ typedef struct {
         const char *netns;   /* portal tests: kilnd and the portal run in it (test-kilnd-bus.sh) */
         GSubprocess *portal; /* portal tests */
         char *ws_url;
+        gboolean setpriv; /* kilnd under setpriv with the unit's capability set */
+        gboolean relays;  /* the portal hands out TURN credentials */
 } Fixture;
 
 static char *kilnd_path(void)
@@ -183,6 +185,14 @@ static void start_kilnd(Fixture *f, const char *const *extra_args)
                 g_ptr_array_add(argv, (char *)"netns");
                 g_ptr_array_add(argv, (char *)"exec");
                 g_ptr_array_add(argv, (char *)f->netns);
+        }
+        if (f->setpriv) {
+                /* What systemd does for CapabilityBoundingSet=/AmbientCapabilities=CAP_NET_ADMIN
+                 * (test_unit_capabilities checks the unit says exactly that). */
+                g_ptr_array_add(argv, (char *)"setpriv");
+                g_ptr_array_add(argv, (char *)"--bounding-set=-all,+net_admin");
+                g_ptr_array_add(argv, (char *)"--inh-caps=-all,+net_admin");
+                g_ptr_array_add(argv, (char *)"--ambient-caps=-all,+net_admin");
         }
         g_ptr_array_add(argv, exe);
         g_ptr_array_add(argv, (char *)"--quiet");
@@ -590,19 +600,17 @@ static void test_log_level(Fixture *f, gconstpointer data)
             after, "\"message\":\"method call\",\"fields\":{\"method\":\"SetInternetResourceEnabled\""));
 }
 
-static void test_export_logs(Fixture *f, gconstpointer data)
+/* ExportLogs into a pipe: what a GUI's export gets. */
+static char *export_logs(Fixture *f)
 {
         g_autoptr(GUnixFDList) fds = g_unix_fd_list_new();
         g_autoptr(GError) error = NULL;
         g_autoptr(GVariant) reply = NULL;
-        g_autoptr(GString) got = g_string_new(NULL);
-        g_auto(GStrv) lines = NULL;
+        GString *got = g_string_new(NULL);
         char buf[4096];
         ssize_t n;
         int p[2];
 
-        SKIP_UNLESS_ROOT();
-        call_ok(f, "SetInternetResourceEnabled", g_variant_new("(b)", TRUE));
         g_assert_cmpint(pipe2(p, O_CLOEXEC), ==, 0);
         g_assert_cmpint(g_unix_fd_list_append(fds, p[1], NULL), ==, 0);
         close(p[1]);
@@ -615,8 +623,18 @@ static void test_export_logs(Fixture *f, gconstpointer data)
         while ((n = read(p[0], buf, sizeof(buf))) > 0)
                 g_string_append_len(got, buf, n);
         close(p[0]);
+        return g_string_free(got, FALSE);
+}
 
-        lines = g_strsplit(got->str, "\n", -1);
+static void test_export_logs(Fixture *f, gconstpointer data)
+{
+        g_autofree char *got = NULL;
+        g_auto(GStrv) lines = NULL;
+
+        SKIP_UNLESS_ROOT();
+        call_ok(f, "SetInternetResourceEnabled", g_variant_new("(b)", TRUE));
+        got = export_logs(f);
+        lines = g_strsplit(got, "\n", -1);
         g_assert_cmpuint(g_strv_length(lines), >=, 3);
         g_assert_cmpstr(lines[g_strv_length(lines) - 1], ==, "");
         for (guint i = 0; lines[i + 1]; i++) {
@@ -631,7 +649,7 @@ static void test_export_logs(Fixture *f, gconstpointer data)
         }
         g_assert_true(g_str_has_prefix(lines[0], "{\"time\":"));
         g_assert_nonnull(strstr(lines[0], "\"message\":\"starting\""));
-        g_assert_nonnull(strstr(got->str, "\"message\":\"internet resource toggled\""));
+        g_assert_nonnull(strstr(got, "\"message\":\"internet resource toggled\""));
 }
 
 static void test_clear_and_rotation(Fixture *f, gconstpointer data)
@@ -851,11 +869,19 @@ static void test_cli(void)
         "{\"id\":\"" R_LAN "\",\"type\":\"cidr\",\"name\":\"lan\",\"address\":\"10.9.0.0/16\","             \
         "\"sites\":[\"one\"]},"
 
+#define RELAY_SECRET "kiln-hardening-relay-secret-7f3e"
+#define RELAYS       ",\"relays\":[{\"addresses\":[\"127.0.0.1:3478\"],\"secret\":\"" RELAY_SECRET "\"}]}"
+
 static void write_portal_config(Fixture *f, gboolean with_lan)
 {
         g_autofree char *path = in_dir(f, "portal.json");
-        g_autofree char *text =
+        g_autofree char *base =
             g_strdup_printf(PORTAL_CONFIG, with_lan ? RES_LAN : "", with_lan ? "\"lan\"," : "");
+        g_autofree char *text = NULL;
+
+        /* PORTAL_CONFIG ends with the top-level '}' */
+        base[strlen(base) - 1] = '\0';
+        text = g_strconcat(base, f->relays ? RELAYS : "}", NULL);
 
         g_assert_true(g_file_set_contents(path, text, -1, NULL));
 }
@@ -1242,6 +1268,316 @@ static void test_portal_expired_token(Fixture *f, gconstpointer data)
         g_dbus_connection_signal_unsubscribe(f->conn, err_sub);
 }
 
+#define CAP_NET_ADMIN_MASK (G_GUINT64_CONSTANT(1) << 12)
+
+/* One "CapXxx:" mask of /proc/PID/status. */
+static guint64 proc_caps(GPid pid, const char *field)
+{
+        g_autofree char *path = g_strdup_printf("/proc/%d/status", (int)pid);
+        g_autofree char *status = NULL;
+        g_autofree char *key = g_strconcat("\n", field, ":\t", NULL);
+        const char *at;
+
+        g_assert_true(g_file_get_contents(path, &status, NULL, NULL));
+        at = strstr(status, key);
+        g_assert_nonnull(at);
+        return g_ascii_strtoull(at + strlen(key), NULL, 16);
+}
+
+static void setup_portal_setpriv(Fixture *f, gconstpointer data)
+{
+        f->setpriv = TRUE;
+        setup_portal(f, data);
+}
+
+static void sign_in_connected(Fixture *f, GPtrArray *states, const char *token)
+{
+        guint sub = g_dbus_connection_signal_subscribe(
+            f->conn, NAME, "org.freedesktop.DBus.Properties", "PropertiesChanged", PATH, IFACE,
+            G_DBUS_SIGNAL_FLAGS_NONE, on_properties_changed, states, NULL);
+
+        call_ok(f, "SignIn",
+                g_variant_new_parsed("(%s, {'api-url': <%s>, 'account-slug': <'acme'>})", token, f->ws_url));
+        g_assert_true(pump_until_state(f, states, "connected"));
+        g_dbus_connection_signal_unsubscribe(f->conn, sub);
+}
+
+/* kilnd as the unit starts it (CapabilityBoundingSet= and AmbientCapabilities=CAP_NET_ADMIN):
+ * CAP_NET_ADMIN is its only capability in every set, and with it alone kilnd still serves the
+ * bus, signs in, creates tun-kiln and removes it again. */
+static void test_capabilities(Fixture *f, gconstpointer data)
+{
+        g_autoptr(GPtrArray) states = g_ptr_array_new_with_free_func(g_free);
+        g_autoptr(GPtrArray) addresses = NULL;
+        g_autofree char *token = NULL;
+        g_autofree char *setpriv = g_find_program_in_path("setpriv");
+        static const char *const fields[] = { "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb" };
+
+        SKIP_UNLESS_NETNS();
+        g_assert_nonnull(setpriv);
+        for (guint i = 0; i < G_N_ELEMENTS(fields); i++) {
+                guint64 caps = proc_caps(f->kilnd_pid, fields[i]);
+
+                g_test_message("kilnd %s: %016" G_GINT64_MODIFIER "x", fields[i], caps);
+                g_assert_cmphex(caps, ==, CAP_NET_ADMIN_MASK);
+        }
+        token = issue_token(f, "3600");
+        sign_in_connected(f, states, token);
+        addresses = tun_addresses(f);
+        g_assert_nonnull(addresses);
+        g_assert_cmpuint(addresses->len, ==, 2);
+        g_assert_cmphex(proc_caps(f->kilnd_pid, "CapEff"), ==, CAP_NET_ADMIN_MASK);
+        call_ok(f, "SignOut", NULL);
+        g_assert_true(wait_state(f, "signed-out"));
+        g_assert_null(tun_addresses(f));
+}
+
+/* The shipped unit grants exactly that set, once, and cannot regain more. */
+static void test_unit_capabilities(void)
+{
+        g_autofree char *path = kiln_test_source_path("resources/kilnd/kilnd.service.in");
+        g_autofree char *text = NULL;
+        g_auto(GStrv) lines = NULL;
+        guint bounding = 0, ambient = 0, nnp = 0;
+
+        g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+        lines = g_strsplit(text, "\n", -1);
+        for (guint i = 0; lines[i]; i++) {
+                char *eq = strchr(lines[i], '=');
+                g_auto(GStrv) values = NULL;
+                g_autofree char *key = NULL;
+
+                if (lines[i][0] == '#' || !eq)
+                        continue;
+                key = g_strndup(lines[i], (gsize)(eq - lines[i]));
+                values = g_strsplit_set(eq + 1, " \t", -1);
+                if (g_str_equal(key, "CapabilityBoundingSet") || g_str_equal(key, "AmbientCapabilities")) {
+                        guint n = 0;
+
+                        for (guint v = 0; values[v]; v++) {
+                                if (!values[v][0])
+                                        continue;
+                                g_assert_cmpstr(values[v], ==, "CAP_NET_ADMIN");
+                                n++;
+                        }
+                        g_assert_cmpuint(n, ==, 1);
+                        if (g_str_equal(key, "AmbientCapabilities"))
+                                ambient++;
+                        else
+                                bounding++;
+                } else if (g_str_equal(key, "NoNewPrivileges")) {
+                        g_assert_cmpstr(eq + 1, ==, "true");
+                        nnp++;
+                } else {
+                        /* nothing else may hand out capabilities */
+                        g_assert_false(g_str_has_prefix(key, "Capabilit"));
+                        g_assert_cmpstr(key, !=, "SecureBits");
+                }
+        }
+        g_assert_cmpuint(bounding, ==, 1);
+        g_assert_cmpuint(ambient, ==, 1);
+        g_assert_cmpuint(nnp, ==, 1);
+}
+
+static void setup_portal_trace(Fixture *f, gconstpointer data)
+{
+        f->relays = TRUE;
+        setup_portal(f, "--log-level=trace");
+}
+
+/* Where `needle` (or, for long ones, any 12-character piece of it) occurs in text, or NULL. */
+static const char *find_secret(const char *text, const char *needle)
+{
+        size_t len = strlen(needle);
+
+        if (len <= 12)
+                return strstr(text, needle);
+        for (size_t i = 0; i + 12 <= len; i++) {
+                g_autofree char *piece = g_strndup(needle + i, 12);
+                const char *at = strstr(text, piece);
+
+                if (at)
+                        return at;
+        }
+        return NULL;
+}
+
+/* Every base64 value of `chars` characters ending in one '=' in text: 44 for a 32-byte key,
+ * 28 for a 20-byte HMAC-SHA1 (a TURN password). */
+static GPtrArray *base64_values(const char *text, guint chars)
+{
+        g_autofree char *pattern = g_strdup_printf("(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{%u}=", chars - 1);
+        g_autoptr(GRegex) re = g_regex_new(pattern, 0, 0, NULL);
+        g_autoptr(GMatchInfo) m = NULL;
+        GPtrArray *keys = g_ptr_array_new_with_free_func(g_free);
+
+        g_regex_match(re, text, 0, &m);
+        while (g_match_info_matches(m)) {
+                g_ptr_array_add(keys, g_match_info_fetch(m, 0));
+                g_match_info_next(m, NULL);
+        }
+        return keys;
+}
+
+/* Values of log fields named "...public..." (kilnd logs its public key at sign-in). */
+static GHashTable *logged_public_values(const char *logs)
+{
+        GHashTable *set = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        g_auto(GStrv) lines = g_strsplit(logs, "\n", -1);
+
+        for (guint i = 0; lines[i]; i++) {
+                g_autoptr(JsonParser) parser = json_parser_new();
+                JsonObject *fields;
+                g_autoptr(GList) members = NULL;
+
+                if (!lines[i][0] || !json_parser_load_from_data(parser, lines[i], -1, NULL) ||
+                    !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser)))
+                        continue;
+                fields = json_object_get_object_member(json_node_get_object(json_parser_get_root(parser)),
+                                                       "fields");
+                if (!fields)
+                        continue;
+                members = json_object_get_members(fields);
+                for (GList *m = members; m; m = m->next) {
+                        JsonNode *v = json_object_get_member(fields, m->data);
+
+                        if (strstr(m->data, "public") && JSON_NODE_HOLDS_VALUE(v) &&
+                            json_node_get_value_type(v) == G_TYPE_STRING)
+                                g_hash_table_add(set, g_strdup(json_node_get_string(v)));
+                }
+        }
+        return set;
+}
+
+/* The TURN password the portal derives for a username (coturn's use-auth-secret). */
+static char *turn_password(const char *username)
+{
+        g_autoptr(GHmac) hmac =
+            g_hmac_new(G_CHECKSUM_SHA1, (const guchar *)RELAY_SECRET, strlen(RELAY_SECRET));
+        guint8 digest[20];
+        gsize len = sizeof(digest);
+
+        g_hmac_update(hmac, (const guchar *)username, -1);
+        g_hmac_get_digest(hmac, digest, &len);
+        return g_base64_encode(digest, len);
+}
+
+/* A whole session at log level trace (sign-in with a known token, init with TURN credentials,
+ * resources, sign-out): no log file and no ExportLogs output holds the token or a piece of it,
+ * the relay secret, a TURN password, or a 32-byte key other than kilnd's public key. */
+static void test_no_secrets(Fixture *f, gconstpointer data)
+{
+        g_autoptr(GPtrArray) states = g_ptr_array_new_with_free_func(g_free);
+        g_autoptr(GPtrArray) keys = NULL;
+        g_autoptr(GRegex) user_re = NULL;
+        g_autoptr(GMatchInfo) m = NULL;
+        g_autofree char *token = NULL;
+        g_autofree char *logs = NULL, *exported = NULL, *portal_logs = NULL, *portal_log = NULL;
+        g_autofree char *all = NULL;
+        g_autoptr(GPtrArray) hmacs = NULL;
+        g_autoptr(GHashTable) public = NULL;
+        guint users = 0;
+
+        /* the scanners find what they look for */
+        keys = base64_values(
+            "k=\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\" p=AAAAAAAAAAAAAAAAAAAAAAAAAAA=", 44);
+        g_assert_cmpuint(keys->len, ==, 1);
+        g_clear_pointer(&keys, g_ptr_array_unref);
+        SKIP_UNLESS_NETNS();
+        token = issue_token(f, "3600");
+        sign_in_connected(f, states, token);
+        pump(300);
+        call_ok(f, "SignOut", NULL);
+        g_assert_true(wait_state(f, "signed-out"));
+        logs = read_logs(f);
+        exported = export_logs(f);
+        /* kilnd logged its configured level at start */
+        g_assert_nonnull(strstr(logs, "\"level\":\"trace\""));
+        all = g_strconcat(logs, "\n", exported, NULL);
+        portal_log = in_dir(f, "portal.log");
+        g_assert_true(g_file_get_contents(portal_log, &portal_logs, NULL, NULL));
+
+        g_assert_null(find_secret(all, token));
+        g_assert_null(find_secret(portal_logs, token));
+        g_assert_null(strstr(all, RELAY_SECRET));
+        g_assert_null(strstr(portal_logs, RELAY_SECRET));
+        /* TURN usernames ("expiry:salt") may be logged; the passwords derived from them not. */
+        user_re = g_regex_new("[0-9]{10}:[A-Za-z0-9_-]{4,}", 0, 0, NULL);
+        g_regex_match(user_re, all, 0, &m);
+        while (g_match_info_matches(m)) {
+                g_autofree char *user = g_match_info_fetch(m, 0);
+                g_autofree char *password = turn_password(user);
+
+                g_assert_null(strstr(all, password));
+                users++;
+                g_match_info_next(m, NULL);
+        }
+        hmacs = base64_values(all, 28);
+        g_assert_cmpuint(hmacs->len, ==, 0);
+        /* The only 32-byte keys kilnd may print are public keys, in fields that say so. */
+        public = logged_public_values(all);
+        keys = base64_values(all, 44);
+        for (guint i = 0; i < keys->len; i++) {
+                const char *key = g_ptr_array_index(keys, i);
+
+                if (!g_hash_table_contains(public, key))
+                        g_error("a 32-byte key that is not logged as a public key is in kilnd's logs: %.6s…",
+                                key);
+        }
+        g_test_message("%zu bytes of trace logs and export checked: token, relay secret, no HMAC-SHA1 in "
+                       "base64, %u TURN usernames' passwords, %u keys (public)",
+                       strlen(all), users, keys->len);
+}
+
+static void setup_bus_umask(Fixture *f, gconstpointer data)
+{
+        /* kilnd's unit has UMask=0077 */
+        mode_t old = umask(0077);
+
+        setup_bus(f, data);
+        umask(old);
+}
+
+static mode_t mode_of(const char *path)
+{
+        struct stat st;
+
+        g_assert_cmpint(lstat(path, &st), ==, 0);
+        g_assert_cmpuint(st.st_uid, ==, 0);
+        return st.st_mode & 07777;
+}
+
+/* What kilnd creates, under the unit's umask: log files root-owned 0640 (readable by group
+ * kiln, nobody else), a log directory closed to others, and the device id 0644 (not secret;
+ * Firezone's is world-readable too) in a state directory only root may write. */
+static void test_file_modes(Fixture *f, gconstpointer data)
+{
+        g_autofree char *log_dir = in_dir(f, "log");
+        g_autofree char *state_dir = in_dir(f, "state");
+        g_autofree char *device_id = g_build_filename(state_dir, "device-id.json", NULL);
+        g_autoptr(GDir) d = NULL;
+        const char *name;
+        guint files = 0;
+
+        SKIP_UNLESS_ROOT();
+        /* something to log, and a rotation so that more than one file exists */
+        for (int i = 0; i < 40; i++)
+                call_ok(f, "SetInternetResourceEnabled", g_variant_new("(b)", i % 2 == 0));
+        g_assert_cmpuint(mode_of(log_dir) & 0027, ==, 0);
+        d = g_dir_open(log_dir, 0, NULL);
+        g_assert_nonnull(d);
+        while ((name = g_dir_read_name(d))) {
+                g_autofree char *p = g_build_filename(log_dir, name, NULL);
+
+                g_test_message("%s: %04o", name, (unsigned)mode_of(p));
+                g_assert_cmpuint(mode_of(p), ==, 0640);
+                files++;
+        }
+        g_assert_cmpuint(files, >=, 2);
+        g_assert_cmpuint(mode_of(state_dir) & 0022, ==, 0);
+        g_assert_cmpuint(mode_of(device_id), ==, 0644);
+}
+
 int main(int argc, char **argv)
 {
         if (argc == 3 && strcmp(argv[1], "--sign-in-and-wait") == 0)
@@ -1264,6 +1600,12 @@ int main(int argc, char **argv)
         g_test_add("/kilnd/portal/sign-in-resources-sign-out", Fixture, NULL, setup_portal,
                    test_portal_session, teardown);
         g_test_add("/kilnd/portal/expired-token", Fixture, NULL, setup_portal, test_portal_expired_token,
+                   teardown);
+        g_test_add("/kilnd/hardening/capabilities", Fixture, NULL, setup_portal_setpriv, test_capabilities,
+                   teardown);
+        g_test_add_func("/kilnd/hardening/unit-capabilities", test_unit_capabilities);
+        g_test_add("/kilnd/hardening/file-modes", Fixture, NULL, setup_bus_umask, test_file_modes, teardown);
+        g_test_add("/kilnd/hardening/no-secrets", Fixture, NULL, setup_portal_trace, test_no_secrets,
                    teardown);
         return g_test_run();
 }

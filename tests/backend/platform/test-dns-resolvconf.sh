@@ -20,7 +20,12 @@ state=$TEST_TMP/state
 backup=$TEST_TMP/resolv.conf.before-kiln
 rc() { ns_exec c "$helper" resolvconf /etc/resolv.conf "$backup" "$state" "$@"; }
 
-rc activate --search corp.example 100.100.111.1 fd00:2021:1111:8000:100:100:111:1 || fail "activate"
+# kilnd's unit runs it with UMask=0077: resolv.conf must stay readable by every user anyway.
+(umask 077 && rc activate --search corp.example 100.100.111.1 fd00:2021:1111:8000:100:100:111:1) ||
+        fail "activate"
+for f in "$nsfile" "$backup" "$state/resolvconf-active"; do
+        [ "$(stat -c %a "$f")" = 644 ] || fail "$f has mode $(stat -c %a "$f"), not 644"
+done
 grep -q '^# BEGIN Kiln DNS configuration' "$nsfile" || fail "no header in $nsfile"
 grep -q '^nameserver 100.100.111.1$' "$nsfile" || fail "no v4 sentinel"
 grep -q '^nameserver fd00:2021:1111:8000:100:100:111:1$' "$nsfile" || fail "no v6 sentinel"

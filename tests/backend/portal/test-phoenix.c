@@ -135,6 +135,15 @@ static void test_rejects(void)
         assert_rejected("[null,null,\"client\",\"init\",{}]", "not a JSON object");
         assert_rejected("{\"topic\":\"client\",", "not JSON");
         assert_rejected("\xff\xfe", "UTF-8");
+        /* "\\666" is a C escape, not JSON: json-glib turned it into the byte 0xb6 (fuzzing found
+         * it); in a value, a member name or an array element alike. */
+        assert_rejected(
+            "{\"topic\":\"client\",\"event\":\"x\",\"ref\":null,\"payload\":{\"name\":\"a\\666\"}}",
+            "not UTF-8");
+        assert_rejected("{\"topic\":\"client\",\"event\":\"x\",\"ref\":null,\"payload\":{\"a\\666\":1}}",
+                        "not UTF-8");
+        assert_rejected("{\"topic\":\"client\",\"event\":\"x\",\"ref\":null,\"payload\":[[\"\\377\"]]}",
+                        "not UTF-8");
         for (int i = 0; i < KILN_PHOENIX_MAX_DEPTH + 1; i++)
                 g_string_append_c(nest, '[');
         for (int i = 0; i < KILN_PHOENIX_MAX_DEPTH + 1; i++)

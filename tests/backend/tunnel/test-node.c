@@ -202,11 +202,58 @@ static void test_contracts(void)
         fx_clear(&fx);
 }
 
+/* A relay that restarts comes back under a new id at the same address (relays_presence:
+ * the old id disconnected, the new one connected).  The old allocation is gone: connections on
+ * it fail at once instead of waiting for a peer that cannot reach them, exactly one TURN client
+ * talks to that address (one 5-tuple, one allocation), and retired relays are freed, so the
+ * 17th restart still gets a relay (it used to get -ENOSPC). */
+static void test_relay_restarts(void)
+{
+        struct fx fx;
+        struct kiln_node_peer_config a;
+        struct kiln_node_event e;
+        bool failed = false;
+
+        fx_init(&fx);
+        peer(&a, "gw-a", 1);
+        g_assert_cmpint(kiln_node_connect(fx.node, &a, fx.now), ==, 0);
+        run(&fx, 500);
+        g_assert_true(has_candidate(&fx, "gw-a", "relay"));
+        for (unsigned i = 0; i < 2 * KILN_NODE_MAX_RELAYS; i++) {
+                struct kiln_node_relay relay = { .username = SIM_RELAY_USERNAME,
+                                                 .password = SIM_RELAY_PASSWORD };
+                char old[16];
+
+                g_snprintf(old, sizeof(old), "relay-%u", i + 1);
+                g_snprintf(relay.id, sizeof(relay.id), "relay-%u", i + 2);
+                relay.addr = fx.relay_addr;
+                sim_turn_server_restart(fx.relay);
+                kiln_node_remove_relay(fx.node, old);
+                g_assert_cmpint(kiln_node_upsert_relay(fx.node, &relay, fx.now), ==, 0);
+                if (i == 0) {
+                        kiln_node_handle_timeout(fx.node, fx.now);
+                        while (kiln_node_poll_event(fx.node, &e))
+                                failed |= e.type == KILN_NODE_EVENT_FAILED && !strcmp(e.peer_id, "gw-a");
+                        g_assert_true(failed);
+                        g_assert_cmpuint(kiln_node_n_peers(fx.node), ==, 0);
+                }
+                run(&fx, 300);
+                g_assert_cmpuint(kiln_node_n_relays(fx.node), ==, 1);
+                g_assert_cmpuint(sim_turn_server_allocations(fx.relay), ==, 1);
+        }
+        g_ptr_array_set_size(fx.candidates, 0);
+        g_assert_cmpint(kiln_node_connect(fx.node, &a, fx.now), ==, 0);
+        run(&fx, 500);
+        g_assert_true(has_candidate(&fx, "gw-a", "relay"));
+        fx_clear(&fx);
+}
+
 int main(int argc, char **argv)
 {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/node/shared-allocation", test_shared_allocation);
         g_test_add_func("/node/contracts", test_contracts);
         g_test_add_func("/node/credential-rotation", test_credential_rotation);
+        g_test_add_func("/node/relay-restarts", test_relay_restarts);
         return g_test_run();
 }
