@@ -56,6 +56,7 @@ while [ $((SECONDS - t0)) -lt "$total" ]; do
 done
 wait "$iperf_pid" || echo "# iperf3 exited $?"
 grep -E 'sender|receiver' "$TEST_TMP/iperf3.log" | sed 's/^/# iperf3: /'
+echo "# churn: $(grep -c '^resources ' "$TEST_TMP/kilnd.log") resource lists seen by kilnd (SIGHUP every 30 s)"
 kill -0 "$kilnd_pid" && kill -0 "$gw_pid" || fail "kilnd or the gateway died during the soak"
 out=$(fetch http://10.3.0.80:8080/ 10) && grep -q hello "$TEST_TMP/body" || fail "no access after the soak: $out"
 n=${#samples[@]}
