@@ -41,12 +41,16 @@ printf '# %6s  %10s %10s  %10s %10s\n' "t(s)" "kilnd RSS" "PSS" "gw RSS" "PSS"
 samples=()
 t0=$SECONDS
 app=app
+next_churn=30
+churns=0
 while [ $((SECONDS - t0)) -lt "$total" ]; do
         t=$((SECONDS - t0))
-        if [ $t -gt 0 ] && [ $((t % 30)) -eq 0 ]; then
+        if [ $t -ge $next_churn ]; then
+                next_churn=$((next_churn + 30))
                 [ $app = app ] && app=noapp || app=app
                 write_config $app
                 kill -HUP "$portal_pid"
+                churns=$((churns + 1))
         fi
         read -r kr kp <<<"$(mem "$kilnd_pid")" || fail "kilnd is gone"
         read -r gr gp <<<"$(mem "$gw_pid")" || fail "the gateway is gone"
@@ -56,7 +60,7 @@ while [ $((SECONDS - t0)) -lt "$total" ]; do
 done
 wait "$iperf_pid" || echo "# iperf3 exited $?"
 grep -E 'sender|receiver' "$TEST_TMP/iperf3.log" | sed 's/^/# iperf3: /'
-echo "# churn: $(grep -c '^resources ' "$TEST_TMP/kilnd.log") resource lists seen by kilnd (SIGHUP every 30 s)"
+echo "# churn: $churns portal edits + SIGHUP, $(grep -c '^resources ' "$TEST_TMP/kilnd.log") resource lists seen by kilnd"
 kill -0 "$kilnd_pid" && kill -0 "$gw_pid" || fail "kilnd or the gateway died during the soak"
 out=$(fetch http://10.3.0.80:8080/ 10) && grep -q hello "$TEST_TMP/body" || fail "no access after the soak: $out"
 n=${#samples[@]}
