@@ -23,6 +23,7 @@
 #include "backend/kilnd/headless.h"
 #include "backend/kilnd/portal-session.h"
 #include "backend/kilnd/validate.h"
+#include "backend/platform/routes.h"
 #include "backend/portal/device-id.h"
 #include "backend/log/log.h"
 
@@ -247,6 +248,18 @@ static void stop_serving(Kilnd *k)
         }
 }
 
+/* Removing a rule that is not there succeeds, so this is a no-op after a clean exit. */
+static int remove_stale_rules(void)
+{
+        struct kiln_routes *routes;
+        int r = kiln_routes_new(0, &routes);
+        if (r < 0)
+                return r;
+        r = kiln_routes_remove_rules(routes, 3);
+        kiln_routes_free(routes);
+        return r;
+}
+
 int main(int argc, char **argv)
 {
         g_autofree char *bus_type = NULL;
@@ -395,6 +408,12 @@ int main(int argc, char **argv)
         else if (r < 0)
                 kiln_log(k.logger, KILN_LOG_ERROR, T_MAIN,
                          "cannot restore /etc/resolv.conf from the crash state",
+                         KILN_LOG_STR("error", g_strerror(-r)));
+        /* Its policy rules too: the routes went with its device, the rules outlive it. */
+        r = remove_stale_rules();
+        if (r < 0)
+                kiln_log(k.logger, KILN_LOG_ERROR, T_MAIN,
+                         "cannot remove the policy rules of a previous run",
                          KILN_LOG_STR("error", g_strerror(-r)));
         session = kiln_portal_backed_session_new(k.logger, device_id);
         kiln_portal_backed_session_set_platform(session, state_dir, dns_control ? dns_control : "auto");

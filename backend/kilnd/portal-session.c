@@ -761,10 +761,11 @@ static void on_resource_deleted(KilnPortalClient *client, KilnPortalMessage *mes
 
 static void on_joined(KilnPortalClient *client, KilnPortalBackedSession *self)
 {
-        kiln_log(self->logger, KILN_LOG_INFO, T_PORTAL, "joined the portal channel");
         /* Firezone's v2 client announces this after every join; Kiln has no ICE-less mode. */
-        kiln_portal_client_send(client, KILN_PORTAL_EVENT_SET_SNOWNET_CAPABILITIES,
-                                kiln_portal_build_set_snownet_capabilities(FALSE));
+        g_autoptr(JsonNode) capabilities = kiln_portal_build_set_snownet_capabilities(FALSE);
+
+        kiln_log(self->logger, KILN_LOG_INFO, T_PORTAL, "joined the portal channel");
+        kiln_portal_client_send(client, KILN_PORTAL_EVENT_SET_SNOWNET_CAPABILITIES, capabilities);
 }
 
 static void on_hiccup(KilnPortalClient *client, const char *reason, guint delay_ms,
