@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backend/platform/tun.h"
 #include "backend/platform/dns-resolvconf.h"
 #include "backend/platform/routes.h"
 #include "backend/tunnel/client-state.h"
@@ -40,20 +41,6 @@ static uint64_t now_ns(void)
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static int open_tun(const char *name)
-{
-        struct ifreq ifr = { .ifr_flags = IFF_TUN | IFF_NO_PI };
-        int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
-        if (fd < 0)
-                return -1;
-        snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
-        if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
-                close(fd);
-                return -1;
-        }
-        return fd;
 }
 
 static void to_sockaddr(const struct kiln_dns_upstream *u, struct sockaddr_in *sa)
@@ -115,7 +102,7 @@ int main(int argc, char **argv)
         if (!c || kiln_client_upsert_resource(c, &r) < 0 || kiln_client_set_upstreams(c, &up, 1) < 0)
                 return 1;
 
-        int tun = open_tun(tun_name);
+        int tun = tun_open(tun_name, 1280, NULL);
         if (tun < 0) {
                 perror("tun");
                 return 1;

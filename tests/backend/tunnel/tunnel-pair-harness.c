@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backend/platform/tun.h"
 #include "backend/tunnel/client-state.h"
 #include "backend/tunnel/gateway-state.h"
 
@@ -45,20 +46,6 @@ static uint64_t now_ns(void)
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static int open_tun(const char *name)
-{
-        struct ifreq ifr = { .ifr_flags = IFF_TUN | IFF_NO_PI };
-        int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
-        if (fd < 0)
-                return -1;
-        snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
-        if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
-                close(fd);
-                return -1;
-        }
-        return fd;
 }
 
 static struct kiln_resource resources[2];
@@ -112,14 +99,14 @@ int main(int argc, char **argv)
                 return 2;
         }
         define_resources();
-        int gw_tun = open_tun(argv[3]);
+        int gw_tun = tun_open(argv[3], 1280, NULL);
         int home = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
         int client_ns = open(argv[1], O_RDONLY | O_CLOEXEC);
         if (gw_tun < 0 || home < 0 || client_ns < 0 || setns(client_ns, CLONE_NEWNET) < 0) {
                 perror("setup");
                 return 1;
         }
-        int c_tun = open_tun(argv[2]);
+        int c_tun = tun_open(argv[2], 1280, NULL);
         if (c_tun < 0 || setns(home, CLONE_NEWNET) < 0) {
                 perror("client tun");
                 return 1;
