@@ -20,6 +20,7 @@
 # Needs KILN, KILND, KILN_SOURCE_ROOT, KILN_BUILD_ROOT.
 
 _kiln_gui_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$_kiln_gui_dir/../support/system-bus.sh"
 
 kiln_portal_config() {
         local users='{ "email": "alice@acme.test", "password": "wonderland", "name": "Alice Liddell" },'
@@ -78,32 +79,8 @@ kiln_kilnd_start() {
         local ns=$1 system_bus=${KILN_SYSTEM_BUS_SOCKET:-$TEST_TMP/system-bus}
         shift
         # A system-like bus (the essentials of Debian's system.conf) with the real kilnd policy.
-        cat >"$TEST_TMP/system-bus.conf" <<XML
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:path=$system_bus</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <deny own="*"/>
-    <deny send_type="method_call"/>
-    <allow send_type="signal"/>
-    <allow send_requested_reply="true" send_type="method_return"/>
-    <allow send_requested_reply="true" send_type="error"/>
-    <allow receive_type="method_call"/>
-    <allow receive_type="method_return"/>
-    <allow receive_type="error"/>
-    <allow receive_type="signal"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Introspectable"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Properties"/>
-  </policy>
-  <include>$KILN_SOURCE_ROOT/resources/kilnd/dev.kiln.Tunnel.conf</include>
-  ${KILN_BUS_POLICY_EXTRA:-}
-</busconfig>
-XML
+        system_bus_config "$system_bus" "$KILN_SOURCE_ROOT/resources/kilnd/dev.kiln.Tunnel.conf" \
+                "${KILN_BUS_POLICY_EXTRA:-}" >"$TEST_TMP/system-bus.conf"
         bg_start "$ns" system-bus dbus-daemon --nofork --nopidfile --config-file="$TEST_TMP/system-bus.conf"
         wait_for 10 "test -S '$system_bus'" || fail "the system-like dbus-daemon did not start"
         export KILN_TUNNEL_BUS_ADDRESS="unix:path=$system_bus"

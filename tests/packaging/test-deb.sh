@@ -212,30 +212,8 @@ grep -q '^Usage: kiln-wg' <<<"$out" || fail "kiln-wg --help: $out"
 chmod 0755 "$tmp"
 mkdir "$tmp/bus" "$tmp/log" "$tmp/state"
 chmod 0755 "$tmp/bus"
-cat >"$tmp/bus.conf" <<EOF
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:path=$tmp/bus/socket</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <deny own="*"/>
-    <deny send_type="method_call"/>
-    <allow send_type="signal"/>
-    <allow send_requested_reply="true" send_type="method_return"/>
-    <allow send_requested_reply="true" send_type="error"/>
-    <allow receive_type="method_call"/>
-    <allow receive_type="method_return"/>
-    <allow receive_type="error"/>
-    <allow receive_type="signal"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Introspectable"/>
-  </policy>
-  <include>/usr/share/dbus-1/system.d/dev.kiln.Tunnel.conf</include>
-</busconfig>
-EOF
+. "$top/tests/support/system-bus.sh"
+system_bus_config "$tmp/bus/socket" /usr/share/dbus-1/system.d/dev.kiln.Tunnel.conf >"$tmp/bus.conf"
 address=unix:path=$tmp/bus/socket
 dbus-daemon --nofork --nopidfile --config-file="$tmp/bus.conf" 2>"$tmp/dbus.log" &
 pids+=($!)
